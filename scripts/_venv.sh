@@ -1,0 +1,21 @@
+# Sourced by scripts/serve and scripts/test: make .venv (inside the checkout) and install the
+# project into it, reinstalling only when pyproject.toml or the requested extra changed, so that
+# the second run of a command starts at once.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+python="${PYTHON:-python3}"
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "error: $python is missing or older than Python 3.11; set PYTHON=/path/to/python3.11+" >&2
+  exit 2
+fi
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+extra="${1:-}"
+target="."
+[ -n "$extra" ] && target=".[${extra}]"
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${extra:-base}"
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$target"
+  touch "$stamp"
+fi

@@ -1,0 +1,86 @@
+"""Start real server processes for tests: a free port, a health wait with a deadline, a clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[str]
+    port: int
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root}/v1"
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 10.0) -> tuple[int, str]:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            output, _ = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            output, _ = self.process.communicate(timeout=timeout)
+        return self.process.returncode, output
+
+
+def wait_healthy(url: str, process: subprocess.Popen[str], deadline_s: float = 30.0) -> dict:
+    deadline = time.monotonic() + deadline_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise RuntimeError(f"server exited with {process.returncode} before it was healthy:\n{output}")
+        try:
+            response = httpx.get(url, timeout=1.0)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.HTTPError as exc:
+            last_error = exc
+        time.sleep(0.05)  # a poll interval, bounded by the deadline above
+    raise TimeoutError(f"{url} not healthy within {deadline_s}s (last error: {last_error})")
+
+
+@contextmanager
+def serve(*args: str, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[RunningServer]:
+    """`mockserver serve` as a user runs it, on a free loopback port."""
+    port = port or free_port()
+    command: Sequence[str] = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), *args]
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    running = RunningServer(process, port)
+    try:
+        wait_healthy(f"{running.root}/__mock/health", process)
+        yield running
+    finally:
+        running.stop()
