@@ -1,0 +1,145 @@
+"""The `mockserver` command: serve | spec | conform | profiles."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from mockserver import __version__
+from mockserver.config import DEFAULT_MAX_UPLOAD_MB, ConfigError, KeyRules, ServerConfig, load_config_file, parse_api_keys, parse_timings
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def add_serve_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="run the fake video API server",
+        description=(
+            "Run the fake OpenAI video API. Point the official SDK at the printed base URL: "
+            "OpenAI(base_url='http://127.0.0.1:8000/v1', api_key='sk-anything')."
+        ),
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to bind, 0 for any free port (default: 8000)")
+    p.add_argument("--spec", default="reference", help="contract to serve: reference, docs, or a path to an OpenAPI file (default: reference)")
+    p.add_argument(
+        "--speed", type=float, default=None,
+        help="multiply every planned job duration: 1 = realistic, 0.1 = ten times faster, 0 = jobs finish at once (default: 1)",
+    )
+    p.add_argument("--seed", type=int, default=None, help="make ids and injected faults reproducible")
+    p.add_argument("--api-key", action="append", default=None, metavar="KEY", help="accept only this key (repeatable); default: any sk-... key")
+    p.add_argument("--config", type=Path, default=None, help="YAML config file (api_keys with deny_models, timings, ...); flags override it")
+    p.add_argument("--max-upload-mb", type=float, default=None, help=f"largest request body accepted, in MB (default: {DEFAULT_MAX_UPLOAD_MB}); larger gets 413")
+    p.add_argument("--fixtures", type=Path, default=None, help="directory of media to serve (default: the repository's fixtures/)")
+    p.add_argument("--admin-token", default=None, help="require this token (Bearer) on the /__mock control API")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="log verbosity (default: info)")
+    p.set_defaults(run=run_serve)
+
+
+def build_config(args: argparse.Namespace) -> ServerConfig:
+    file: dict[str, Any] = load_config_file(args.config) if args.config else {}
+    where = str(args.config or "flags")
+    api_keys: dict[str, KeyRules] = parse_api_keys(file.get("api_keys"), where)
+    for key in args.api_key or []:
+        api_keys.setdefault(key, KeyRules())
+    max_upload_mb = args.max_upload_mb if args.max_upload_mb is not None else float(file.get("max_upload_mb", DEFAULT_MAX_UPLOAD_MB))
+    speed = args.speed if args.speed is not None else float(file.get("speed", 1.0))
+    if speed < 0:
+        raise ConfigError("--speed must be >= 0")
+    return ServerConfig(
+        spec=args.spec if args.spec != "reference" else str(file.get("spec", "reference")),
+        speed=speed,
+        seed=args.seed if args.seed is not None else file.get("seed"),
+        api_keys=api_keys,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        fixtures_dir=args.fixtures or (Path(file["fixtures"]) if "fixtures" in file else None),
+        timings=parse_timings(file.get("timings"), where),
+        admin_token=args.admin_token or file.get("admin_token"),
+        loopback_only=_is_loopback(args.host),
+        extra=file,
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mockserver.app import create_app
+    from mockserver.contract import ContractError
+
+    try:
+        config = build_config(args)
+        app = create_app(config)
+    except (ConfigError, ContractError) as exc:
+        print(f"mockserver serve: {exc}", file=sys.stderr)
+        return 2
+    base_path = app.state.server.contract.base_path
+
+    class AnnouncingServer(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            for server in self.servers:
+                for sock in server.sockets:
+                    host, port = sock.getsockname()[:2]
+                    shown = f"[{host}]" if ":" in host else host
+                    print(f"mockserver {__version__}: base URL http://{shown}:{port}{base_path}", flush=True)
+                    print(f"  health: http://{shown}:{port}/__mock/health   spec: http://{shown}:{port}/openapi.yaml", flush=True)
+                    return
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    server = AnnouncingServer(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=True))
+    server.run()
+    return 0
+
+
+def _delegate(module: str, prog: str, help_text: str) -> Callable[[Any], None]:
+    """A subcommand whose options live in its own module; the rest of argv goes to that module's main()."""
+
+    def add(subparsers: Any) -> None:
+        p = subparsers.add_parser(prog, help=help_text, add_help=False, description=help_text)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+
+        def run(args: argparse.Namespace) -> int:
+            import importlib
+
+            return int(importlib.import_module(module).main(args.rest) or 0)
+
+        p.set_defaults(run=run)
+
+    return add
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mockserver",
+        description="Reference server and conformance kit for the OpenAI video API format (/v1/videos).",
+    )
+    p.add_argument("--version", action="version", version=f"mockserver {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    add_serve_parser(sub)
+    _delegate("mockserver.specgen.command", "spec", "generate the OpenAPI contract from the docs page, or diff docs vs reference")(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if not getattr(args, "run", None):
+        p.print_help()
+        return 2
+    return int(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

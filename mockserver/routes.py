@@ -1,0 +1,194 @@
+"""HTTP handlers for the video API: translate requests into service calls and results into wire shapes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from mockserver import outcomes, wire
+from mockserver.errors import APIError, bad_request
+from mockserver.inputs import Body, parse_body, parse_query
+from mockserver.jobs import Job, seconds_until_change
+from mockserver.service import JobView
+
+if TYPE_CHECKING:
+    from mockserver.app import Server
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+POLL_AFTER_HEADER = "openai-poll-after-ms"
+
+
+class VideoRoutes:
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.contract = server.contract
+        self.service = server.service
+        self.vocabulary = server.contract.vocabulary
+
+    def table(self) -> dict[tuple[str, str], Handler]:
+        """Which handler answers each operation a contract may have (method, path template)."""
+        return {
+            ("POST", "/videos"): self.create,
+            ("GET", "/videos"): self.list,
+            ("GET", "/videos/{video_id}"): self.retrieve,
+            ("DELETE", "/videos/{video_id}"): self.delete,
+            ("GET", "/videos/{video_id}/content"): self.content,
+            ("POST", "/videos/{video_id}/remix"): self.remix,
+            ("POST", "/videos/edits"): self.edit,
+            ("POST", "/videos/extensions"): self.extend,
+            ("POST", "/videos/characters"): self.create_character,
+            ("GET", "/videos/characters/{character_id}"): self.get_character,
+        }
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _video_response(self, view: JobView) -> JSONResponse:
+        headers = {}
+        remaining = seconds_until_change(view.job, self.service.clock.now())
+        if remaining is not None:
+            headers[POLL_AFTER_HEADER] = str(self._poll_after_ms(remaining))
+        return JSONResponse(self.server.render_video(view), headers=headers)
+
+    def _poll_after_ms(self, remaining_virtual: float) -> int:
+        # Tell the SDK's poll() to come back about when something will have changed, within sane bounds.
+        settings = self.service.clock.settings
+        if settings.frozen or settings.speed == 0:
+            return 1000
+        return int(min(2000, max(50, remaining_virtual / settings.speed * 1000)))
+
+    async def _body(self, request: Request, method: str, path: str) -> Body:
+        op = self.contract.find(method, path)
+        assert op is not None  # routes exist only for operations the contract has
+        return await parse_body(request, op, self.server.config.max_upload_bytes)
+
+    def _script(self, request: Request, prompt: str | None) -> outcomes.Script:
+        return outcomes.from_headers(request.headers).merged_over(outcomes.from_prompt(prompt))
+
+    def _extras(self, values: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if k not in known}
+
+    # -- handlers --------------------------------------------------------------------------
+
+    async def create(self, request: Request) -> Response:
+        owner, rules = self.server.auth.authenticate(request)
+        body = await self._body(request, "POST", "/videos")
+        values = body.values
+        model = str(values.get("model", "sora-2"))
+        self.server.auth.check_model(rules, model)
+        view = self.service.create(
+            owner,
+            model=model,
+            prompt=values.get("prompt"),
+            size=str(values.get("size", "720x1280")),
+            seconds=str(values.get("seconds", "4")),
+            script=self._script(request, values.get("prompt")),
+            extras=self._extras(values, ("model", "prompt", "size", "seconds")),
+        )
+        return self._video_response(view)
+
+    async def retrieve(self, request: Request) -> Response:
+        owner, _ = self.server.auth.authenticate(request)
+        return self._video_response(self.service.get(owner, request.path_params["video_id"]))
+
+    async def list(self, request: Request) -> Response:
+        owner, _ = self.server.auth.authenticate(request)
+        op = self.contract.find("GET", "/videos")
+        assert op is not None
+        query = parse_query(request, op)
+        limit = int(query.get("limit", 20))
+        page, now = self.service.page(
+            owner, after=query.get("after"), limit=limit, descending=query.get("order", "desc") != "asc"
+        )
+        items = [self.server.render_video(self.service.view(job)) for job in page.jobs]
+        return JSONResponse(wire.video_list(items, page.has_more))
+
+    async def delete(self, request: Request) -> Response:
+        owner, _ = self.server.auth.authenticate(request)
+        job = self.service.delete(owner, request.path_params["video_id"])
+        return JSONResponse(wire.deleted(job))
+
+    async def content(self, request: Request) -> Response:
+        owner, _ = self.server.auth.authenticate(request)
+        op = self.contract.find("GET", "/videos/{video_id}/content")
+        assert op is not None
+        query = parse_query(request, op)
+        variant = str(query.get("variant") or self.vocabulary.default_variant)
+        if variant not in self.service.media.variants():
+            raise bad_request(
+                f"Unknown variant {variant!r}; this server has {', '.join(self.service.media.variants())}.",
+                param="variant",
+            )
+        video_id = request.path_params["video_id"]
+        media = self.service.content(owner, video_id, variant)
+        return FileResponse(
+            media.path,
+            media_type=media.media_type,
+            filename=f"{video_id}{media.path.suffix}",
+            content_disposition_type="attachment",
+        )
+
+    async def remix(self, request: Request) -> Response:
+        owner, rules = self.server.auth.authenticate(request)
+        source = self.service.completed_source(owner, request.path_params["video_id"])
+        body = await self._body(request, "POST", "/videos/{video_id}/remix")
+        self.server.auth.check_model(rules, source.model)
+        prompt = body.values.get("prompt")
+        view = self.service.create(
+            owner, model=source.model, prompt=prompt, size=source.size, seconds=source.seconds,
+            script=self._script(request, prompt), source=source,
+        )
+        return self._video_response(view)
+
+    async def edit(self, request: Request) -> Response:
+        owner, rules = self.server.auth.authenticate(request)
+        body = await self._body(request, "POST", "/videos/edits")
+        source = self._source_from(owner, body)
+        # The API infers the model from a source video; an uploaded video needs it set explicitly.
+        model = source.model if source else str(body.values.get("model", "sora-2"))
+        self.server.auth.check_model(rules, model)
+        prompt = body.values.get("prompt")
+        view = self.service.create(
+            owner, model=model, prompt=prompt,
+            size=source.size if source else str(body.values.get("size", "720x1280")),
+            seconds=source.seconds if source else str(body.values.get("seconds", "4")),
+            script=self._script(request, prompt), source=source,
+        )
+        return self._video_response(view)
+
+    async def extend(self, request: Request) -> Response:
+        owner, rules = self.server.auth.authenticate(request)
+        body = await self._body(request, "POST", "/videos/extensions")
+        source = self._source_from(owner, body)
+        model = source.model if source else str(body.values.get("model", "sora-2"))
+        self.server.auth.check_model(rules, model)
+        extension = str(body.values.get("seconds", "4"))
+        prompt = body.values.get("prompt")
+        view = self.service.create(
+            owner, model=model, prompt=prompt,
+            size=source.size if source else "720x1280",
+            seconds=self.service.extended_seconds(source, extension) if source else extension,
+            script=self._script(request, prompt), source=source,
+        )
+        return self._video_response(view)
+
+    def _source_from(self, owner: str, body: Body) -> Job | None:
+        video = body.values.get("video")
+        if isinstance(video, dict) and "id" in video:
+            return self.service.completed_source(owner, str(video["id"]))
+        return None  # an uploaded video file: a new job with no source in this server
+
+    async def create_character(self, request: Request) -> Response:
+        owner, _ = self.server.auth.authenticate(request)
+        body = await self._body(request, "POST", "/videos/characters")
+        return JSONResponse(wire.character(self.service.create_character(owner, str(body.values.get("name", "")))))
+
+    async def get_character(self, request: Request) -> Response:
+        owner, _ = self.server.auth.authenticate(request)
+        return JSONResponse(wire.character(self.service.get_character(owner, request.path_params["character_id"])))
+
+
+def error_response(error: APIError, error_type: str) -> JSONResponse:
+    return JSONResponse(error.body(error_type), status_code=error.status, headers=error.headers)

@@ -1,0 +1,202 @@
+"""The video API's domain rules: who may see which job, what a new job plans, what a job may do now.
+
+Like moto's models.py: no HTTP here. Handlers translate requests into these calls and the results
+into wire shapes (see wire.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from mockserver.clock import Clock
+from mockserver.errors import APIError, not_found
+from mockserver.ids import IdFactory
+from mockserver.jobs import Job, JobState, Outcome, Phase, state
+from mockserver.media import MediaFile, MediaLibrary
+from mockserver.outcomes import Script, ScriptQueue
+from mockserver.store import Character, Page, Store
+
+NOT_READY_HEADERS = {"x-should-retry": "false"}  # the SDKs would otherwise retry a 409 twice
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Planned durations of a job: time queued, then render time per second of video."""
+
+    queue_seconds: float = 2.0
+    render_seconds_per_clip_second: float = 1.0
+
+
+DEFAULT_TIMINGS: dict[str, Timing] = {
+    "*": Timing(2.0, 1.0),
+    "sora-2-pro": Timing(3.0, 2.0),  # the pro model renders more slowly, as the real one does
+}
+
+
+@dataclass
+class TimingPlan:
+    timings: dict[str, Timing] = field(default_factory=lambda: dict(DEFAULT_TIMINGS))
+    scale: float = 1.0  # `serve --speed`: 0 makes every job finish the moment it is created
+
+    def for_model(self, model: str) -> Timing:
+        return self.timings.get(model) or self.timings["*"]
+
+    def plan(self, model: str, seconds: str, script: Script) -> tuple[float, float]:
+        if script.duration is not None:
+            # An explicit duration is what the test asked for, so --speed does not scale it.
+            return script.duration * 0.25, script.duration * 0.75
+        timing = self.for_model(model)
+        clip = _clip_seconds(seconds)
+        return timing.queue_seconds * self.scale, timing.render_seconds_per_clip_second * clip * self.scale
+
+
+def _clip_seconds(seconds: str) -> float:
+    try:
+        return max(0.0, float(seconds))
+    except ValueError:
+        return 4.0
+
+
+def owner_of(api_key: str) -> str:
+    """Jobs are keyed by a fingerprint so that the key itself is never stored."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class JobView:
+    job: Job
+    state: JobState
+
+
+class VideoService:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        media: MediaLibrary,
+        ids: IdFactory,
+        timing: TimingPlan,
+        scripts: ScriptQueue,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.media = media
+        self.ids = ids
+        self.timing = timing
+        self.scripts = scripts
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def view(self, job: Job) -> JobView:
+        return JobView(job, state(job, self.clock.now()))
+
+    def get(self, owner: str, video_id: str) -> JobView:
+        job = self.store.get(video_id)
+        if job is None or job.owner != owner:  # another key's job does not exist for this caller
+            raise not_found("video", video_id)
+        return self.view(job)
+
+    def page(self, owner: str, *, after: str | None, limit: int, descending: bool) -> tuple[Page, float]:
+        return self.store.page(owner, after=after, limit=limit, descending=descending), self.clock.now()
+
+    # -- creating --------------------------------------------------------------------------
+
+    def create(
+        self,
+        owner: str,
+        *,
+        model: str,
+        prompt: str | None,
+        size: str,
+        seconds: str,
+        script: Script,
+        source: Job | None = None,
+        extras: Mapping[str, Any] | None = None,
+    ) -> JobView:
+        # Headers and prompt markers win; only a create that chose nothing takes from the queue.
+        if script == Script():
+            script = self.scripts.pop() or script
+        queue_seconds, render_seconds = self.timing.plan(model, seconds, script)
+        job = Job(
+            id=self.ids.new("video"),
+            owner=owner,
+            model=model,
+            prompt=prompt,
+            size=size,
+            seconds=seconds,
+            created_at=self.clock.now(),
+            queue_seconds=queue_seconds,
+            render_seconds=render_seconds,
+            outcome=script.outcome or Outcome.completed(),
+            remixed_from_video_id=source.id if source else None,
+            extras=dict(extras or {}),
+        )
+        self.store.add(job)
+        return self.view(job)
+
+    def completed_source(self, owner: str, video_id: str) -> Job:
+        """Remix, edits and extensions build on a finished video only."""
+        view = self.get(owner, video_id)
+        if view.state.phase is not Phase.COMPLETED:
+            raise APIError(
+                409,
+                f"Video '{video_id}' is {view.state.phase.value}; only a completed video can be used as a source.",
+                code="video_not_ready",
+                param="video_id",
+                headers=NOT_READY_HEADERS,
+            )
+        return view.job
+
+    @staticmethod
+    def extended_seconds(source: Job, extension: str) -> str:
+        # Officially, an extension's `seconds` is the stitched total duration.
+        return str(int(_clip_seconds(source.seconds) + _clip_seconds(extension)))
+
+    # -- content and deletion --------------------------------------------------------------
+
+    def content(self, owner: str, video_id: str, variant: str) -> MediaFile:
+        view = self.get(owner, video_id)
+        phase = view.state.phase
+        if phase is Phase.FAILED:
+            raise APIError(409, f"Video '{video_id}' failed; it has no content.", code="video_failed", param="video_id", headers=NOT_READY_HEADERS)
+        if phase is not Phase.COMPLETED:
+            raise APIError(
+                409,
+                f"Video '{video_id}' is not ready yet (status {phase.value}, {view.state.progress}% done). Poll it until it is completed.",
+                code="video_not_ready",
+                param="video_id",
+                headers=NOT_READY_HEADERS,
+            )
+        if view.state.expired(self.clock.now()):
+            raise APIError(404, f"The content of video '{video_id}' expired at {view.state.expires_at}.", code="video_expired", param="video_id")
+        return self.media.lookup(variant, view.job.size, view.job.seconds)
+
+    def delete(self, owner: str, video_id: str) -> Job:
+        view = self.get(owner, video_id)
+        if not view.state.phase.terminal:
+            # Officially, delete is for "a completed or failed video".
+            raise APIError(
+                409,
+                f"Video '{video_id}' is still {view.state.phase.value}; only a completed or failed video can be deleted.",
+                code="video_not_ready",
+                param="video_id",
+                headers=NOT_READY_HEADERS,
+            )
+        self.store.delete(video_id)
+        return view.job
+
+    # -- characters ------------------------------------------------------------------------
+
+    def create_character(self, owner: str, name: str) -> Character:
+        character = Character(self.ids.new("char"), owner, name, math.floor(self.clock.now()))
+        self.store.add_character(character)
+        return character
+
+    def get_character(self, owner: str, character_id: str) -> Character:
+        character = self.store.get_character(character_id)
+        if character is None or character.owner != owner:
+            raise not_found("character", character_id)
+        return character
