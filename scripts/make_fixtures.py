@@ -31,7 +31,7 @@ import av
 
 SIZES: tuple[tuple[int, int], ...] = ((720, 1280), (1280, 720), (1024, 1792), (1792, 1024))
 DURATIONS: tuple[int, ...] = (4, 8, 12)
-FPS = 8  # low frame rate keeps all twelve clips together well under the size budget
+FPS = 10  # low frame rate keeps all twelve clips together well under the size budget
 GOP_SECONDS = 2  # a keyframe every 2 s so players can seek without decoding from the start
 CRF = "38"  # test pattern, not content: high CRF is fine and keeps files tiny
 BOX_PERIOD_S = 4.0  # the box goes across and back once every 4 s
@@ -74,6 +74,9 @@ FONT: dict[str, tuple[str, ...]] = {
 }
 
 
+LABEL_CHARS = len("1792X1024 T00.00S F0000")  # longest label the frames carry
+
+
 def size_name(width: int, height: int) -> str:
     return f"{width}x{height}"
 
@@ -98,7 +101,9 @@ class Pattern:
         self.bars_h = height * 2 // 3
         self.ramp_h = height // 12
         self.label_y = self.bars_h + self.ramp_h
-        self.scale = max(2, min(width, height) // 90)  # font pixel size: legible at every size
+        # Font pixel size: large enough to read, small enough that the whole label fits the
+        # width (portrait frames are the narrow case).
+        self.scale = max(1, min(min(width, height) // 90, width // ((LABEL_CHARS + 1) * 6)))
         self.box = min(width, height) // 6
         self.background = self._background()
 
@@ -114,6 +119,10 @@ class Pattern:
         )
 
     def _fill(self, buf: bytearray, x0: int, y0: int, x1: int, y1: int, colour: RGB) -> None:
+        # Clip, so a label wider than a small frame cannot spill into the next row or grow buf.
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(x1, self.width), min(y1, self.height)
+        if x1 <= x0:
+            return
         # Row slices keep this fast in pure Python: one slice assignment per pixel row.
         row = bytes(colour) * (x1 - x0)
         for y in range(y0, y1):
@@ -182,6 +191,8 @@ def encode_image(codec: str, frame: av.VideoFrame, options: dict[str, str]) -> b
     ctx.pix_fmt = frame.format.name
     ctx.time_base = Fraction(1, 1)
     ctx.thread_count = 1
+    # A square-pixel aspect also makes mjpeg write the JFIF APP0 header strict readers expect.
+    ctx.sample_aspect_ratio = Fraction(1, 1)
     ctx.options = {"flags": "+bitexact", **options}
     frame.pts = 0
     packets = list(ctx.encode(frame)) + list(ctx.encode(None))
