@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from mockserver import __version__, wire
+from mockserver import __version__, profiles, wire
 from mockserver.auth import Authenticator
 from mockserver.clock import Clock
 from mockserver.config import ServerConfig
@@ -23,7 +23,9 @@ from mockserver.headers import OpenAIHeadersMiddleware
 from mockserver.ids import IdFactory
 from mockserver.media import MediaLibrary
 from mockserver.outcomes import ScriptQueue
-from mockserver.routes import VideoRoutes, error_response
+from mockserver.profiles import ProfileIds, RenderContext, RequestOriginMiddleware
+from mockserver.profiles.base import request_origin
+from mockserver.routes import VideoRoutes
 from mockserver.service import JobView, TimingPlan, VideoService
 from mockserver.store import MemoryStore, Store
 
@@ -36,9 +38,12 @@ class Server:
     def __init__(self, config: ServerConfig, *, store: Store | None = None, clock: Clock | None = None) -> None:
         self.config = config
         self.started = time.monotonic()
-        self.contract = Contract.load(config.spec)
+        # A dialect (`serve --profile`) transforms how things are said, never what happens to a job.
+        self.profile = profiles.load(config.profile, config.extra.get("profile_options"))
+        self.contract = Contract.load(self.profile.contract_name(config.spec))
+        self.vocabulary = self.profile.vocabulary(self.contract.vocabulary)  # the status words clients see
         self.clock = clock or Clock()
-        self.ids = IdFactory(config.seed)
+        self.ids = ProfileIds(IdFactory(config.seed), self.profile)
         self.scripts = ScriptQueue()
         self.media = MediaLibrary(config.fixtures_dir) if config.fixtures_dir else MediaLibrary()
         self.store: Store = store or MemoryStore()
@@ -48,7 +53,14 @@ class Server:
         self.auth = Authenticator(config)
 
     def render_video(self, view: JobView) -> dict[str, Any]:
-        return wire.video(view.job, view.state, self.contract.vocabulary)
+        doc = wire.video(view.job, view.state, self.vocabulary)
+        context = RenderContext(request_origin(), self.contract.base_path)
+        return self.profile.video(doc, view.job, view.state, context)
+
+    def render_error(self, request: Request, error: APIError) -> Response:
+        body = error.body(self.contract.error_type(error.status))
+        status, body = self.profile.error(error.status, body, method=request.method, path=request.url.path)
+        return JSONResponse(body, status_code=status, headers=error.headers)
 
     def health(self) -> dict[str, Any]:
         return {
@@ -57,6 +69,7 @@ class Server:
             "uptime_seconds": round(time.monotonic() - self.started, 3),
             "spec": str(self.contract.source),
             "base_path": self.contract.base_path,
+            "profile": self.profile.name,
         }
 
 
@@ -109,7 +122,7 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, APIError)
-        return error_response(exc, server.contract.error_type(exc.status))
+        return server.render_error(request, exc)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -120,16 +133,16 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
         else:
             message = str(exc.detail)
         error = APIError(exc.status_code, message, code="unknown_url" if exc.status_code == 404 else "method_not_allowed", headers=exc.headers)
-        return error_response(error, server.contract.error_type(exc.status_code))
+        return server.render_error(request, error)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         error = APIError(500, "The mock server hit an unexpected error; this is a bug in the mock.", code="internal_error")
-        return error_response(error, server.contract.error_type(500))
+        return server.render_error(request, error)
 
     app = Starlette(
         routes=_routes(server),
-        middleware=[Middleware(OpenAIHeadersMiddleware)],
+        middleware=[Middleware(OpenAIHeadersMiddleware), Middleware(RequestOriginMiddleware)],
         exception_handlers={APIError: api_error, HTTPException: http_error, Exception: unexpected},
     )
     app.state.server = server

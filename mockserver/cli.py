@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from mockserver import __version__
+from mockserver import __version__, profiles
 from mockserver.config import DEFAULT_MAX_UPLOAD_MB, ConfigError, KeyRules, ServerConfig, load_config_file, parse_api_keys, parse_timings
 
 
@@ -43,6 +43,8 @@ def add_serve_parser(subparsers: Any) -> None:
     p.add_argument("--config", type=Path, default=None, help="YAML config file (api_keys with deny_models, timings, ...); flags override it")
     p.add_argument("--max-upload-mb", type=float, default=None, help=f"largest request body accepted, in MB (default: {DEFAULT_MAX_UPLOAD_MB}); larger gets 413")
     p.add_argument("--fixtures", type=Path, default=None, help="directory of media to serve (default: the repository's fixtures/)")
+    p.add_argument("--profile", default=None, choices=profiles.NAMES, help="speak a real provider's dialect (see `mockserver profiles`; default: reference)")
+    p.add_argument("--profile-option", action="append", default=None, metavar="NAME=VALUE", help="an option of the chosen profile, e.g. kling_ms_timestamps=true (repeatable)")
     p.add_argument("--admin-token", default=None, help="require this token (Bearer) on the /__mock control API")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="log verbosity (default: info)")
     p.set_defaults(run=run_serve)
@@ -68,7 +70,8 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         timings=parse_timings(file.get("timings"), where),
         admin_token=args.admin_token or file.get("admin_token"),
         loopback_only=_is_loopback(args.host),
-        extra=file,
+        profile=args.profile or str(file.get("profile", "reference")),
+        extra={**file, "profile_options": profiles.options_from(file.get("profile_options"), args.profile_option)},
     )
 
 
@@ -107,7 +110,8 @@ def _delegate(module: str, prog: str, help_text: str) -> Callable[[Any], None]:
     """A subcommand whose options live in its own module; the rest of argv goes to that module's main()."""
 
     def add(subparsers: Any) -> None:
-        p = subparsers.add_parser(prog, help=help_text, add_help=False, description=help_text)
+        # No option prefix here, so `-v`/`--help` reach the module's own parser instead of failing at this level.
+        p = subparsers.add_parser(prog, help=help_text, add_help=False, description=help_text, prefix_chars="\0")
         p.add_argument("rest", nargs=argparse.REMAINDER)
 
         def run(args: argparse.Namespace) -> int:
@@ -128,6 +132,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"mockserver {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     add_serve_parser(sub)
+    _delegate("mockserver.profiles.command", "profiles", "list the real-world dialects serve --profile can speak")(sub)
     _delegate("mockserver.specgen.command", "spec", "generate the OpenAPI contract from the docs page, or diff docs vs reference")(sub)
     return p
 

@@ -1,0 +1,63 @@
+"""Real-world dialects of the video API, each a documented transform of the reference behaviour.
+
+`mockserver serve --profile NAME` applies one; `mockserver profiles` lists them. Each module holds
+one dialect and the conformance checks its deviations must trip (EXPECTED_CONFORMANCE_FAILURES).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any, Mapping
+
+from mockserver.profiles.base import Profile, ProfileError, ProfileIds, RenderContext, RequestOriginMiddleware
+
+# name -> module, in the order `mockserver profiles` lists them.
+MODULES: dict[str, str] = {
+    "reference": "mockserver.profiles.reference",  # the contract as written
+    "docs": "mockserver.profiles.docs",  # the docs page: processing, top-level url, quality
+    "newapi": "mockserver.profiles.newapi",  # new-api's code: task_ ids, metadata.url, 400 task_not_exist
+    "omnimaas": "mockserver.profiles.omnimaas",  # processing/succeeded, integer seconds
+    "aihubmix": "mockserver.profiles.aihubmix",  # base64-JSON ids, duration/width/height
+    "vllm-omni": "mockserver.profiles.vllm_omni",  # video_gen_ ids, inference extras
+}
+NAMES: tuple[str, ...] = tuple(MODULES)
+
+
+def module(name: str) -> ModuleType:
+    if name not in MODULES:
+        raise ProfileError(f"unknown profile {name!r}; known profiles: {', '.join(NAMES)}")
+    return importlib.import_module(MODULES[name])
+
+
+def profile_class(name: str) -> type[Profile]:
+    cls: type[Profile] = module(name).PROFILE
+    return cls
+
+
+def load(name: str, options: Mapping[str, Any] | None = None) -> Profile:
+    return profile_class(name)(options)
+
+
+def expected_conformance_failures(name: str) -> frozenset[str]:
+    failures: frozenset[str] = module(name).EXPECTED_CONFORMANCE_FAILURES
+    return failures
+
+
+__all__ = [
+    "MODULES", "NAMES", "Profile", "ProfileError", "ProfileIds", "RenderContext", "RequestOriginMiddleware",
+    "expected_conformance_failures", "load", "module", "profile_class",
+]
+
+
+def options_from(file_section: Any, flags: list[str] | None) -> dict[str, str]:
+    """Profile options from the config file's `profile_options:` mapping, overridden by `--profile-option K=V`."""
+    if file_section is not None and not isinstance(file_section, dict):
+        raise ProfileError("profile_options in the config file must be a mapping, e.g. {kling_ms_timestamps: true}")
+    options = {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in (file_section or {}).items()}
+    for flag in flags or []:
+        name, sep, value = flag.partition("=")
+        if not sep or not name.strip():
+            raise ProfileError(f"--profile-option expects NAME=VALUE, got {flag!r}")
+        options[name.strip()] = value.strip()
+    return options

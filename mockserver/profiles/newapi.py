@@ -1,0 +1,105 @@
+"""`newapi`: what QuantumNous/new-api's code does (not what its docs say; that is `docs`).
+
+From gateways.md section 1 (dto/openai_video.go, relay/relay_task.go, controller/video_proxy.go):
+
+- ids are public task ids `task_...`, repeated in the legacy `task_id` field ("兼容旧接口 待废弃");
+- the Go DTO has `omitempty` on seconds, size, completed_at, expires_at, remixed_from_video_id,
+  error, usage and metadata, so empty values disappear instead of being null; it has no `prompt`;
+- the result URL is in `metadata.url` (this server's /content URL, as `BuildProxyURL` stores it),
+  and a finished task carries `usage`;
+- an unknown id on GET /v1/videos/{id} is HTTP 400 `{"code":"task_not_exist","message":...,"data":null}`,
+  a task error with no OpenAI envelope; /content answers 404 `{"error":{"message":"Task not found",...}}`
+  and 400 "Task is not completed yet, current status: IN_PROGRESS" before completion.
+
+Option `kling_ms_timestamps` (default false): for models named `kling-...`, `created_at` and
+`completed_at` are Unix *milliseconds* copied from Kling, and `completed_at` is set (to the last
+update) even before completion, as the Kling adaptor does. This is inferred from the code, not
+observed, hence opt-in.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from mockserver.ids import IdFactory
+from mockserver.jobs import Job, JobState, Phase
+from mockserver.profiles.base import Document, Profile, RenderContext, hex_part
+
+# The fields of new-api's OpenAIVideo DTO, in its order; anything else is not on its wire.
+DTO_FIELDS = (
+    "id", "task_id", "object", "model", "status", "progress", "created_at", "completed_at", "expires_at",
+    "seconds", "size", "remixed_from_video_id", "error", "usage", "metadata",
+)
+ALWAYS_PRESENT = frozenset({"id", "object", "model", "status", "progress", "created_at"})  # no `omitempty`
+# new-api reports its internal task status in the /content refusal.
+_INTERNAL_STATUS = {"queued": "QUEUED", "running": "IN_PROGRESS", "failed": "FAILURE"}
+_PHASE_IN_MESSAGE = re.compile(r"\(status (\w+)")
+
+
+def _omitempty(value: Any) -> bool:
+    return value is None or value == "" or value == {} or value == 0
+
+
+class NewApi(Profile):
+    name = "newapi"
+    summary = "new-api's code: `task_` ids, `metadata.url`, omitted empty fields, 400 task_not_exist for unknown ids"
+    changes = (
+        "ids are `task_<hex>`, echoed in an extra `task_id` field",
+        "empty fields are omitted rather than null (Go omitempty); no `prompt`",
+        "a completed Video carries `metadata.url` (the /content URL) and `usage`",
+        "GET /v1/videos/{unknown} is HTTP 400 {\"code\":\"task_not_exist\",\"message\":...,\"data\":null}",
+        "/content: 404 {\"error\":{\"message\":\"Task not found\",...}}; 400 \"Task is not completed yet\" before completion",
+        "option kling_ms_timestamps=true: kling-* models get millisecond created_at/completed_at",
+    )
+    source = "QuantumNous/new-api dto/openai_video.go, relay/relay_task.go, controller/video_proxy.go (gateways.md section 1)"
+    options = {"kling_ms_timestamps": "kling-* models report created_at/completed_at in Unix milliseconds (default false)"}
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self.kling_ms = self.flag("kling_ms_timestamps")
+
+    def new_id(self, ids: IdFactory, prefix: str) -> str:
+        return f"task_{hex_part(ids, prefix)}" if prefix == "video" else ids.new(prefix)
+
+    def video(self, doc: Document, job: Job, state: JobState, ctx: RenderContext) -> Document:
+        doc = {**doc, "task_id": doc["id"]}
+        if state.phase is Phase.COMPLETED:
+            doc["metadata"] = {"url": ctx.content_url(job.id)}
+            # new-api bills video per second; the DTO's usage carries token-style counters.
+            clip = int(float(job.seconds)) if job.seconds.replace(".", "", 1).isdigit() else 0
+            doc["usage"] = {"completion_tokens": clip, "total_tokens": clip}
+        if self.kling_ms and job.model.startswith("kling-"):
+            # Kling's own millisecond clock; its converter sets no expires_at.
+            created_ms = int(job.created_at * 1000)
+            doc["created_at"] = created_ms
+            doc["completed_at"] = int(state.finished_at * 1000) if state.finished_at is not None else created_ms
+            doc.pop("expires_at", None)
+        return {
+            name: doc[name]
+            for name in DTO_FIELDS
+            if name in doc and (name in ALWAYS_PRESENT or not _omitempty(doc[name]))
+        }
+
+    def error(self, status: int, body: Document, *, method: str, path: str) -> tuple[int, Document]:
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        code = error.get("code")
+        on_content = path.endswith("/content")
+        if code == "video_not_found" and not on_content:
+            return 400, {"code": "task_not_exist", "message": "task_not_exist", "data": None}
+        if code == "video_not_found" and on_content:
+            return 404, {"error": {"message": "Task not found", "type": "invalid_request_error"}}
+        if code in ("video_not_ready", "video_failed") and on_content:
+            match = _PHASE_IN_MESSAGE.search(str(error.get("message", "")))
+            phase = "failed" if code == "video_failed" else (match.group(1) if match else "running")
+            internal = _INTERNAL_STATUS.get(phase, "IN_PROGRESS")
+            message = f"Task is not completed yet, current status: {internal}"
+            return 400, {"error": {"message": message, "type": "invalid_request_error"}}
+        return status, body
+
+
+PROFILE = NewApi
+
+EXPECTED_CONFORMANCE_FAILURES: frozenset[str] = frozenset(
+    {"id_format", "required_fields", "unknown_fields", "unknown_id_404", "error_envelope"}
+)

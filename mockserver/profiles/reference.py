@@ -1,0 +1,15 @@
+"""`reference`: the contract as written. The identity transform, and the baseline of the matrix."""
+
+from __future__ import annotations
+
+from mockserver.profiles.base import Profile
+
+
+class Reference(Profile):
+    pass
+
+
+PROFILE = Reference
+
+# `mockserver conform` against this profile must find nothing.
+EXPECTED_CONFORMANCE_FAILURES: frozenset[str] = frozenset()

@@ -1,0 +1,49 @@
+"""`vllm-omni`: vLLM-Omni's own /v1/videos server (vllm_omni/entrypoints/openai/protocol/videos.py).
+
+Its `VideoResponse` is a pydantic model serialised whole: ids `video_gen_<hex>`, statuses as
+OpenAI's, plus `quality: "default"`, `media_type: "video/mp4"`, `file_name`, `inference_time_s`,
+`stage_durations` and `peak_memory_mb` on every Video (null/empty until the job has run) and
+`prompt` always present.
+"""
+
+from __future__ import annotations
+
+from mockserver.ids import IdFactory
+from mockserver.jobs import Job, JobState, Phase
+from mockserver.profiles.base import Document, Profile, RenderContext, hex_part
+
+# Illustrative peak memory of a Wan2.2 run, so a client reading the field sees a plausible number.
+PEAK_MEMORY_MB = 38912.0
+
+
+class VllmOmni(Profile):
+    name = "vllm-omni"
+    summary = "`video_gen_` ids; extra quality, media_type, file_name, inference_time_s, stage_durations, peak_memory_mb"
+    changes = (
+        "ids are `video_gen_<hex>`",
+        "every Video carries quality \"default\", media_type \"video/mp4\", prompt, and file_name, "
+        "inference_time_s, stage_durations, peak_memory_mb (null / {} / 0.0 until the job has run)",
+    )
+    source = "vllm-project/vllm-omni vllm_omni/entrypoints/openai/protocol/videos.py (gateways.md section 3)"
+
+    def new_id(self, ids: IdFactory, prefix: str) -> str:
+        return f"video_gen_{hex_part(ids, prefix)}" if prefix == "video" else ids.new(prefix)
+
+    def video(self, doc: Document, job: Job, state: JobState, ctx: RenderContext) -> Document:
+        finished = state.phase is Phase.COMPLETED
+        render = round(job.render_seconds, 3)
+        return {
+            **doc,
+            "prompt": job.prompt or "",
+            "quality": "default",
+            "media_type": "video/mp4",
+            "file_name": f"{job.id}.mp4" if finished else None,
+            "inference_time_s": render if finished else None,
+            "stage_durations": {"denoise": round(render * 0.9, 3), "vae_decode": round(render * 0.1, 3)} if finished else {},
+            "peak_memory_mb": PEAK_MEMORY_MB if finished else 0.0,
+        }
+
+
+PROFILE = VllmOmni
+
+EXPECTED_CONFORMANCE_FAILURES: frozenset[str] = frozenset({"id_format", "unknown_fields"})
