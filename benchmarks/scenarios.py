@@ -39,6 +39,7 @@ class Settings:
     scale_jobs: int = 100_000
     scale_small: int = 100
     spec_file: Path = REPO / "openapi" / "reference.yaml"
+    without: frozenset[str] = frozenset()  # third-party baselines left out on request ("prism", "nginx")
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-")))
 
     def to_json(self) -> dict[str, Any]:
@@ -47,6 +48,7 @@ class Settings:
             "repeats": self.repeats, "warmup_s": self.warmup_s, "workers": self.mock.workers,
             "store": self.mock.store or "memory", "startup_repeats": self.startup_repeats, "scale_jobs": self.scale_jobs,
             "load_generator": "wrk" if self.prefer_wrk and load.wrk_available() else "python",
+            "without": sorted(self.without),
         }
 
 
@@ -88,7 +90,8 @@ def compare(settings: Settings, requests: dict[str, load.Request]) -> dict[str, 
     """Warm each side up, then run them in turn `repeats` times; medians per side."""
     for side, request in requests.items():
         _preflight(side, request)
-        load.run(request, replace(settings.load, seconds=settings.warmup_s), prefer_wrk=settings.prefer_wrk)
+        if settings.warmup_s > 0:
+            load.run(request, replace(settings.load, seconds=settings.warmup_s), prefer_wrk=settings.prefer_wrk)
     runs: dict[str, list[load.Run]] = {side: [] for side in requests}
     for _ in range(settings.repeats):
         for side, request in requests.items():
@@ -141,6 +144,8 @@ def poll(settings: Settings) -> dict[str, Any]:
             }
             prism_note = None
             try:
+                if "prism" in settings.without:
+                    raise Unavailable("left out (--without prism)")
                 prism = servers.prism(settings.spec_file).start(deadline_s=120)
             except Unavailable as exc:
                 prism, prism_note = None, f"Prism skipped: {exc}"
@@ -213,6 +218,8 @@ def download(settings: Settings) -> list[dict[str, Any]]:
             raise RuntimeError(f"download from the mock answered {status} with {len(body)} bytes, expected {size} ({path.name})")
         with servers.bare(download=path, workers=settings.mock.workers) as bare:
             try:
+                if "nginx" in settings.without:
+                    raise Unavailable("left out (--without nginx)")
                 nginx: Process | None = servers.nginx(path.parent).start()
                 nginx_note = None
             except (Unavailable, RuntimeError, TimeoutError) as exc:

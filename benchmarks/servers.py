@@ -80,6 +80,7 @@ class Process:
     popen: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     startup_s: float | None = None
+    scratch: Path | None = None  # a directory the process needed, removed when it stops
 
     @property
     def root(self) -> str:
@@ -126,6 +127,8 @@ class Process:
                 self.popen.wait(timeout=15)
         if self.log_path:
             self.log_path.unlink(missing_ok=True)
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     def __enter__(self) -> Process:
         return self.start() if self.popen is None else self
@@ -202,7 +205,7 @@ http {{
     user_line = "user root;\n" if os.geteuid() == 0 else ""
     if user_line:
         conf.write_text(user_line + conf.read_text())
-    return Process("nginx", [binary, "-p", str(prefix), "-c", str(conf)], port, "/health")
+    return Process("nginx", [binary, "-p", str(prefix), "-c", str(conf)], port, "/health", scratch=prefix)
 
 
 def _bench_dir() -> Path:

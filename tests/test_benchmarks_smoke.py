@@ -1,0 +1,54 @@
+"""The benchmark harness works end to end at a tiny scale: it starts the mock and the bare app,
+drives both, and saves results a reader (or the README table) can rely on. No timing is asserted:
+the numbers depend on the machine; only that each side was measured and answered without errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.processes import REPO
+
+
+def test_benchmark_runs_poll_startup_and_scale_and_saves_the_expected_json(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    command = [
+        sys.executable, "-m", "benchmarks", "poll", "startup", "scale",
+        "--seconds", "0.5", "--repeats", "1", "--warmup", "0", "--connections", "4",
+        "--startup-repeats", "1", "--scale-jobs", "300", "--scale-small", "100", "--without", "prism",
+        "--out", str(out),
+    ]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    results = json.loads(out.read_text())
+    assert {"cpu", "cores", "python"} <= set(results["machine"])
+    assert results["settings"]["connections"] == 4
+    by_name = {scenario["name"]: scenario for scenario in results["scenarios"]}
+    assert list(by_name) == ["poll", "startup", "scale"]
+
+    poll = by_name["poll"]
+    for side in ("mock", "bare"):
+        data = poll["sides"][side]
+        assert data["errors"] == 0, poll["notes"]
+        assert data["runs"] and data["runs"][0]["requests"] > 0
+        assert set(data["median"]) == {"requests_per_s", "mb_per_s", "p50_ms", "p99_ms"}
+    assert "--without prism" in poll["sides"]["prism"]["skipped"]
+    checks = {item["name"]: item for item in poll["checks"]}
+    assert checks["throughput vs bare"]["met"] in (True, False)
+    assert checks["throughput vs Prism"]["met"] is None  # skipped, so neither met nor missed
+
+    assert set(by_name["startup"]["sides"]) == {"mock", "bare"}
+    assert by_name["startup"]["sides"]["mock"]["median"]["startup_s"] > 0
+
+    scale = by_name["scale"]
+    assert set(scale["sides"]) == {"100 jobs", "300 jobs"}
+    assert [item["name"] for item in scale["checks"]] == [
+        "memory per job (bytes)", "first page at 300 vs 100 jobs", "middle page at 300 vs 100 jobs",
+    ]
+
+    # The printed table has a row per measured side and says whether each target was met.
+    assert "| poll | mock |" in done.stdout and "| poll | bare |" in done.stdout
+    assert "throughput vs bare" in done.stdout
