@@ -557,7 +557,7 @@ def _path_example(section: Operation, name: str) -> str | None:
     pattern = "^" + re.sub(r"\\\{([^}]+)\\\}", lambda m: f"(?P<{m.group(1)}>[^/]+)", re.escape(section.path)) + "$"
     for example in section.request_examples:
         if match := re.match(pattern, urlparse(example.url).path):
-            return match.group(name)
+            return match.groupdict().get(name)
     return None
 
 

@@ -231,7 +231,8 @@ class _Walker:
                 old = self.docs["components"]["schemas"][name]
                 new = self.reference["components"]["schemas"][name]
                 section.changes = self._schema(old, new, "", ("components", "schemas", name), name)
-                sections.append(section)
+                if section.changes:
+                    sections.append(section)
         return sections
 
     # -- schemas ----------------------------------------------------------------------------
@@ -239,8 +240,8 @@ class _Walker:
     def _schema(self, old: Mapping[str, Any], new: Mapping[str, Any], label: str, here: Path, user: str = "") -> list[Change]:
         old_name, new_name = _ref_name(old), _ref_name(new)
         if old_name and old_name == new_name and self._is_shared_object(old_name):
-            if self._resolve_schema(self.docs, old) != self._resolve_schema(self.reference, new):
-                self.objects.setdefault(old_name, []).append(user or label)
+            # Compared once in its own section (which is left out if nothing differs).
+            self.objects.setdefault(old_name, []).append(user or label)
             return []
         component: Path | None = ("components", "schemas", new_name) if new_name else None
         old_s, new_s = self._resolve_schema(self.docs, old), self._resolve_schema(self.reference, new)
