@@ -18,9 +18,12 @@ from mockserver.auth import Authenticator
 from mockserver.clock import Clock
 from mockserver.config import ServerConfig
 from mockserver.contract import Contract
+from mockserver.control import control_routes
 from mockserver.errors import APIError
+from mockserver.faults import FaultBook, FaultMiddleware
 from mockserver.headers import OpenAIHeadersMiddleware
 from mockserver.ids import IdFactory
+from mockserver.journal import Journal, JournalMiddleware
 from mockserver.media import MediaLibrary
 from mockserver.outcomes import ScriptQueue
 from mockserver.profiles import ProfileIds, RenderContext, RequestOriginMiddleware
@@ -51,6 +54,8 @@ class Server:
             self.store, self.clock, self.media, self.ids, TimingPlan(dict(config.timings), config.speed), self.scripts
         )
         self.auth = Authenticator(config)
+        self.journal = Journal(config.journal_size)
+        self.faults = FaultBook(config.faults, seed=config.seed)
 
     def render_video(self, view: JobView) -> dict[str, Any]:
         doc = wire.video(view.job, view.state, self.vocabulary)
@@ -89,17 +94,14 @@ def _routes(server: Server) -> list[BaseRoute]:
     for path, methods in by_path.items():
         routes.append(Route(contract.base_path + path, _dispatch(methods), methods=list(methods)))
 
-    async def health(request: Request) -> Response:
-        return JSONResponse(server.health())
-
     async def spec_yaml(request: Request) -> Response:
         return Response(contract.yaml_text, media_type="application/yaml")
 
     async def spec_json(request: Request) -> Response:
         return Response(contract.json_text, media_type="application/json")
 
+    routes += control_routes(server)  # /__mock/...: health, clock, outcomes, faults, journal, reset
     routes += [
-        Route("/__mock/health", health),
         Route("/openapi.yaml", spec_yaml),
         Route("/openapi.json", spec_json),
     ]
@@ -142,7 +144,13 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
 
     app = Starlette(
         routes=_routes(server),
-        middleware=[Middleware(OpenAIHeadersMiddleware), Middleware(RequestOriginMiddleware)],
+        # The journal wraps the fault injector, so a request a fault answered is journaled too.
+        middleware=[
+            Middleware(OpenAIHeadersMiddleware),
+            Middleware(RequestOriginMiddleware),
+            Middleware(JournalMiddleware, journal=server.journal, virtual_now=server.clock.now, admin_token=server.config.admin_token),
+            Middleware(FaultMiddleware, book=server.faults, render_error=server.render_error),
+        ],
         exception_handlers={APIError: api_error, HTTPException: http_error, Exception: unexpected},
     )
     app.state.server = server

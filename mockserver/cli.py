@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mockserver import __version__, profiles
-from mockserver.config import DEFAULT_MAX_UPLOAD_MB, ConfigError, KeyRules, ServerConfig, load_config_file, parse_api_keys, parse_timings
+from mockserver.config import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_UPLOAD_MB, ConfigError, KeyRules, ServerConfig, load_config_file, parse_api_keys, parse_timings
+from mockserver.faults import FaultError, startup_rules
 
 
 def _is_loopback(host: str) -> bool:
@@ -46,6 +47,14 @@ def add_serve_parser(subparsers: Any) -> None:
     p.add_argument("--profile", default=None, choices=profiles.NAMES, help="speak a real provider's dialect (see `mockserver profiles`; default: reference)")
     p.add_argument("--profile-option", action="append", default=None, metavar="NAME=VALUE", help="an option of the chosen profile, e.g. kling_ms_timestamps=true (repeatable)")
     p.add_argument("--admin-token", default=None, help="require this token (Bearer) on the /__mock control API")
+    p.add_argument(
+        "--fault", action="append", default=None, metavar="SPEC",
+        help="inject a fault (repeatable): [METHOD] [PATH] key=value..., keys status (429/500/502/503/504), "
+        "probability, latency_ms, times, retry_after; e.g. 'POST /v1/videos status=503 probability=0.2'",
+    )
+    p.add_argument("--rate-limit", default=None, metavar="N/SECONDS", help="per API key: at most N requests per SECONDS, then 429 with Retry-After")
+    p.add_argument("--latency-ms", type=int, default=None, metavar="MS", help="add this much latency to every API request")
+    p.add_argument("--journal-size", type=int, default=None, metavar="N", help="how many requests the /__mock/journal keeps (default: 1000; 0 turns it off)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="log verbosity (default: info)")
     p.set_defaults(run=run_serve)
 
@@ -60,6 +69,13 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
     speed = args.speed if args.speed is not None else float(file.get("speed", 1.0))
     if speed < 0:
         raise ConfigError("--speed must be >= 0")
+    try:
+        faults = startup_rules(file.get("faults"), flags=args.fault or (), rate_limit=args.rate_limit, latency_ms=args.latency_ms)
+    except FaultError as exc:
+        raise ConfigError(str(exc)) from None
+    journal_size = args.journal_size if args.journal_size is not None else file.get("journal_size", DEFAULT_JOURNAL_SIZE)
+    if not isinstance(journal_size, int) or journal_size < 0:
+        raise ConfigError(f"journal size must be a whole number >= 0, got {journal_size!r}")
     return ServerConfig(
         spec=args.spec if args.spec != "reference" else str(file.get("spec", "reference")),
         speed=speed,
@@ -70,6 +86,8 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         timings=parse_timings(file.get("timings"), where),
         admin_token=args.admin_token or file.get("admin_token"),
         loopback_only=_is_loopback(args.host),
+        faults=faults,
+        journal_size=journal_size,
         profile=args.profile or str(file.get("profile", "reference")),
         extra={**file, "profile_options": profiles.options_from(file.get("profile_options"), args.profile_option)},
     )

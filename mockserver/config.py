@@ -8,9 +8,11 @@ from typing import Any
 
 import yaml
 
+from mockserver.faults import FaultRule
 from mockserver.service import DEFAULT_TIMINGS, Timing
 
 DEFAULT_MAX_UPLOAD_MB = 20
+DEFAULT_JOURNAL_SIZE = 1000
 
 
 class ConfigError(Exception):
@@ -36,6 +38,9 @@ class ServerConfig:
     # Set by `serve` from the bind address: the control API is open without a token on loopback only.
     loopback_only: bool = True
     profile: str = "reference"
+    # Start-up faults (--fault, --rate-limit, --latency-ms, the config file's `faults:`); reset restores them.
+    faults: tuple[FaultRule, ...] = ()
+    journal_size: int = DEFAULT_JOURNAL_SIZE
     extra: dict[str, Any] = field(default_factory=dict)  # config-file sections later features read
 
 

@@ -102,9 +102,19 @@ async def parse_body(request: Request, op: Operation, max_bytes: int) -> Body:
     else:
         body = Body(_parse_urlencoded_like(await request.form(), validator))
     body.media_type = media_type
+    _leave_for_journal(request, body)
     body.values = validator.with_defaults(body.values)
     validator.check(body.values)
     return body
+
+
+def _leave_for_journal(request: Request, body: Body) -> None:
+    # What the client sent (before defaults), so the request journal need not parse the body again.
+    request.state.journal_body = dict(body.values)
+    request.state.journal_uploads = {
+        name: {"filename": u.filename, "content_type": u.content_type, "size": u.size, "sha256": u.sha256}
+        for name, u in body.uploads.items()
+    }
 
 
 def _parse_json(raw: bytes) -> Body:

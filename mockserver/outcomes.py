@@ -87,25 +87,48 @@ def from_prompt(prompt: str | None) -> Script:
 
 
 class ScriptQueue:
-    """FIFO of scripts for the next creates that did not choose their own."""
+    """FIFO queues of scripts for the next creates that did not choose their own.
+
+    One queue per API key (by fingerprint) plus a shared one. A create takes from its own key's
+    queue first and only then from the shared queue, so parallel tests that each script their own
+    key never consume each other's outcomes.
+    """
 
     def __init__(self) -> None:
-        self._queue: deque[Script] = deque()
+        self._shared: deque[Script] = deque()
+        self._by_owner: dict[str, deque[Script]] = {}
         self._lock = threading.Lock()
 
-    def push(self, *scripts: Script) -> int:
+    def push(self, *scripts: Script, owner: str | None = None) -> int:
         with self._lock:
-            self._queue.extend(scripts)
-            return len(self._queue)
+            queue = self._shared if owner is None else self._by_owner.setdefault(owner, deque())
+            queue.extend(scripts)
+            return len(queue)
 
-    def pop(self) -> Script | None:
+    def pop(self, owner: str | None = None) -> Script | None:
         with self._lock:
-            return self._queue.popleft() if self._queue else None
+            own = self._by_owner.get(owner) if owner is not None else None
+            if own:
+                script = own.popleft()
+                if not own:
+                    del self._by_owner[owner]  # type: ignore[arg-type]
+                return script
+            return self._shared.popleft() if self._shared else None
 
-    def pending(self) -> list[Script]:
+    def pending(self, owner: str | None = None) -> list[Script]:
+        """The shared queue (owner None), or one key's own queue."""
         with self._lock:
-            return list(self._queue)
+            return list(self._shared if owner is None else self._by_owner.get(owner, ()))
 
-    def clear(self) -> None:
+    def pending_by_owner(self) -> dict[str, list[Script]]:
         with self._lock:
-            self._queue.clear()
+            return {owner: list(queue) for owner, queue in self._by_owner.items()}
+
+    def clear(self, owner: str | None = None) -> None:
+        """Everything (owner None), or one key's queue only."""
+        with self._lock:
+            if owner is None:
+                self._shared.clear()
+                self._by_owner.clear()
+            else:
+                self._by_owner.pop(owner, None)

@@ -118,7 +118,7 @@ class VideoService:
     ) -> JobView:
         # Headers and prompt markers win; only a create that chose nothing takes from the queue.
         if script == Script():
-            script = self.scripts.pop() or script
+            script = self.scripts.pop(owner) or script
         queue_seconds, render_seconds = self.timing.plan(model, seconds, script)
         job = Job(
             id=self.ids.new("video"),

@@ -1,0 +1,421 @@
+"""Injected trouble for retry tests: per-key rate limits, error statuses and latency, by route.
+
+A `FaultRule` says which requests it hits (method, path pattern, optionally one API key) and what
+it does to them (a rate limit, an error status, a delay), with a probability and an optional
+budget (`times`). Rules are compiled once when they are set; the middleware only matches.
+Randomness comes from one `random.Random(seed)`, so the same requests in the same order meet the
+same faults on every run with the same `--seed`.
+
+The control API (`/__mock/...`) is never subject to faults: a test must always be able to clear them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable, Mapping
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mockserver.errors import APIError
+from mockserver.service import owner_of
+
+CONTROL_PREFIX = "/__mock/"
+ERROR_STATUSES = frozenset({429, 500, 502, 503, 504})
+ANONYMOUS = "anonymous"
+
+_MESSAGES = {
+    429: "Rate limit reached for requests.",
+    500: "The server had an error while processing your request. Sorry about that!",
+    502: "Bad gateway.",
+    503: "The server is overloaded or not ready yet.",
+    504: "Gateway timeout.",
+}
+_CODES = {429: "rate_limit_exceeded", 500: "internal_error", 502: "bad_gateway", 503: "service_unavailable", 504: "gateway_timeout"}
+
+
+class FaultError(ValueError):
+    """A fault description that cannot work; the message names the field and what to write."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    requests: int
+    seconds: float
+
+    def describe(self) -> str:
+        return f"{self.requests}/{self.seconds:g}"
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    method: str = "*"
+    path: str = "*"
+    status: int | None = None
+    probability: float = 1.0
+    latency_ms: int = 0
+    times: int | None = None  # fire at most this many times, then stay quiet
+    retry_after: int | None = None  # seconds, for 429/503
+    rate_limit: RateLimit | None = None
+    owner: str | None = None  # fingerprint of the one API key this rule is for (never the key itself)
+    id: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "probability": self.probability,
+            "latency_ms": self.latency_ms,
+            "times": self.times,
+            "retry_after": self.retry_after,
+            "rate_limit": {"requests": self.rate_limit.requests, "seconds": self.rate_limit.seconds} if self.rate_limit else None,
+            "owner": self.owner,
+        }
+
+
+def _number(value: Any, name: str, kind: type = float, low: float | None = None, high: float | None = None) -> Any:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = kind(value)
+        if kind is int and float(value) != number:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise FaultError(f"fault field '{name}' must be {'an integer' if kind is int else 'a number'}, got {value!r}.", name) from None
+    if (low is not None and number < low) or (high is not None and number > high):
+        bounds = f"between {low:g} and {high:g}" if high is not None else f">= {low:g}"
+        raise FaultError(f"fault field '{name}' must be {bounds}, got {value!r}.", name)
+    return number
+
+
+def parse_rate_limit(value: Any) -> RateLimit:
+    """`"10/60"` (10 requests per 60 s), `{"requests": 10, "seconds": 60}`, or a bare count per minute."""
+    if isinstance(value, Mapping):
+        requests, seconds = value.get("requests"), value.get("seconds", 60)
+    elif isinstance(value, str) and "/" in value:
+        requests, _, seconds = value.partition("/")
+    else:
+        requests, seconds = value, 60
+    return RateLimit(_number(requests, "rate_limit.requests", int, 1), _number(seconds, "rate_limit.seconds", float, 0.001))
+
+
+_KNOWN_FIELDS = {"method", "path", "status", "probability", "latency_ms", "times", "retry_after", "rate_limit", "api_key", "owner"}
+
+
+def parse_rule(data: Mapping[str, Any]) -> FaultRule:
+    """A rule from JSON / the config file. `api_key` is turned into a fingerprint here and dropped."""
+    if not isinstance(data, Mapping):
+        raise FaultError("a fault must be an object such as {\"path\": \"/v1/videos\", \"status\": 503}.")
+    unknown = sorted(set(data) - _KNOWN_FIELDS)
+    if unknown:
+        raise FaultError(f"unknown fault field(s) {', '.join(unknown)}; use {', '.join(sorted(_KNOWN_FIELDS - {'owner'}))}.", unknown[0])
+    method = str(data.get("method") or "*").upper()
+    if not re.fullmatch(r"\*|[A-Z]+", method):
+        raise FaultError(f"fault field 'method' must be an HTTP method or '*', got {method!r}.", "method")
+    path = str(data.get("path") or "*")
+    if path != "*" and not path.startswith("/"):
+        raise FaultError(f"fault field 'path' must start with '/' (or be '*'), got {path!r}.", "path")
+    if path.startswith(CONTROL_PREFIX):
+        raise FaultError("faults cannot target the control API (/__mock/...).", "path")
+    status = data.get("status")
+    if status is not None:
+        status = _number(status, "status", int)
+        if status not in ERROR_STATUSES:
+            raise FaultError(f"fault field 'status' must be one of {sorted(ERROR_STATUSES)}, got {status}.", "status")
+    rate_limit = parse_rate_limit(data["rate_limit"]) if data.get("rate_limit") is not None else None
+    latency_ms = _number(data.get("latency_ms", 0), "latency_ms", int, 0, 60_000)
+    if status is None and rate_limit is None and latency_ms == 0:
+        raise FaultError("a fault needs at least one of 'status', 'rate_limit' or 'latency_ms'.")
+    retry_after = data.get("retry_after")
+    if retry_after is not None:
+        # Integer seconds >= 1: what HTTP allows and what the SDKs honour without rounding to zero.
+        retry_after = _number(retry_after, "retry_after", int, 1, 3600)
+    times = data.get("times")
+    owner = data.get("owner")
+    if data.get("api_key"):
+        owner = owner_of(str(data["api_key"]))
+    return FaultRule(
+        method=method,
+        path=path,
+        status=status,
+        probability=_number(data.get("probability", 1.0), "probability", float, 0, 1),
+        latency_ms=latency_ms,
+        times=_number(times, "times", int, 1) if times is not None else None,
+        retry_after=retry_after,
+        rate_limit=rate_limit,
+        owner=str(owner) if owner else None,
+    )
+
+
+def parse_flag(text: str) -> FaultRule:
+    """`--fault 'POST /v1/videos status=503 probability=0.2'`: optional method, optional path, key=value pairs."""
+    data: dict[str, Any] = {}
+    for token in text.split():
+        if "=" in token:
+            key, _, value = token.partition("=")
+            key = {"p": "probability", "latency": "latency_ms"}.get(key, key)
+            data[key] = value
+        elif token.startswith("/") or token == "*" and "method" in data:
+            data["path"] = token
+        elif token.isdigit():
+            data["status"] = token
+        else:
+            data["method"] = token
+    try:
+        return parse_rule(data)
+    except FaultError as exc:
+        raise FaultError(f"--fault {text!r}: {exc}") from None
+
+
+def _path_regex(pattern: str) -> re.Pattern[str]:
+    """`*` matches anything (slashes too), `{name}` one path segment; everything else is literal."""
+    if pattern == "*":
+        return re.compile(r".*")
+    parts = re.split(r"(\*|\{[^}/]*\})", pattern)
+    regex = "".join(".*" if p == "*" else "[^/]+" if p.startswith("{") and p.endswith("}") else re.escape(p) for p in parts)
+    return re.compile(regex + "/?")
+
+
+@dataclass
+class _Compiled:
+    rule: FaultRule
+    path: re.Pattern[str]
+    fired: int = 0
+    windows: dict[str, tuple[float, int]] = field(default_factory=dict)  # owner -> (window start, count)
+
+    def matches(self, method: str, path: str, owner: str) -> bool:
+        rule = self.rule
+        if rule.owner is not None and rule.owner != owner:
+            return False
+        if rule.method != "*" and rule.method != method and not (rule.method == "GET" and method == "HEAD"):
+            return False
+        return self.path.fullmatch(path) is not None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the middleware does to one request."""
+
+    latency_ms: int = 0
+    status: int | None = None
+    message: str = ""
+    headers: tuple[tuple[str, str], ...] = ()  # on the error, or added to the normal response
+    rule_id: str | None = None
+
+
+def _duration(seconds: float) -> str:
+    """OpenAI's x-ratelimit-reset-* format: `1s`, `6m0s`, `250ms`."""
+    if seconds < 1:
+        return f"{max(1, round(seconds * 1000))}ms"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}m{rest:.0f}s" if minutes else f"{rest:.0f}s"
+
+
+class FaultBook:
+    """The rules in force, their counters, and the seeded randomness; shared by middleware and control API."""
+
+    def __init__(self, startup: Iterable[FaultRule] = (), seed: int | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.startup = tuple(startup)
+        self.seed = seed
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._rules: list[_Compiled] = []
+        self._next_id = 1
+        self._random = random.Random(seed)
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the start-up rules (flags and config file), fresh counters, re-seeded randomness."""
+        with self._lock:
+            self._rules = []
+            self._next_id = 1
+            self._random = random.Random(self.seed)
+        self.add(*self.startup)
+
+    def add(self, *rules: FaultRule) -> list[FaultRule]:
+        with self._lock:
+            added = []
+            for rule in rules:
+                rule = replace(rule, id=f"fault_{self._next_id}")
+                self._next_id += 1
+                self._rules.append(_Compiled(rule, _path_regex(rule.path)))
+                added.append(rule)
+            return added
+
+    def rules(self, owner: str | None = None) -> list[FaultRule]:
+        with self._lock:
+            return [c.rule for c in self._rules if owner is None or c.rule.owner in (None, owner)]
+
+    def remove(self, *, rule_id: str | None = None, owner: str | None = None) -> int:
+        """Remove one rule, or every rule for one key, or (neither given) every rule."""
+        with self._lock:
+            before = len(self._rules)
+            if rule_id is not None:
+                self._rules = [c for c in self._rules if c.rule.id != rule_id]
+            elif owner is not None:
+                self._rules = [c for c in self._rules if c.rule.owner != owner]
+                for compiled in self._rules:
+                    compiled.windows.pop(owner, None)
+            else:
+                self._rules = []
+            return before - len(self._rules)
+
+    def decide(self, method: str, path: str, owner: str) -> Decision | None:
+        if path.startswith(CONTROL_PREFIX) or not self._rules:
+            return None
+        with self._lock:  # counters and the shared random sequence must advance atomically
+            latency = 0
+            added: list[tuple[str, str]] = []
+            for compiled in self._rules:
+                if not compiled.matches(method, path, owner):
+                    continue
+                rule = compiled.rule
+                if rule.rate_limit is not None:
+                    limited = self._rate_limit(compiled, owner, added)
+                    if limited is not None:
+                        return replace(limited, latency_ms=latency)
+                    continue
+                if rule.times is not None and compiled.fired >= rule.times:
+                    continue
+                if rule.probability < 1 and self._random.random() >= rule.probability:
+                    continue
+                compiled.fired += 1
+                latency += rule.latency_ms
+                if rule.status is not None:
+                    headers = list(added)
+                    retry_after = rule.retry_after if rule.retry_after is not None else (1 if rule.status == 429 else None)
+                    if retry_after is not None:
+                        headers.append(("retry-after", str(retry_after)))
+                    message = f"{_MESSAGES[rule.status]} (injected by mock fault {rule.id})"
+                    return Decision(latency, rule.status, message, tuple(headers), rule.id)
+            if latency or added:
+                return Decision(latency_ms=latency, headers=tuple(added))
+            return None
+
+    def _rate_limit(self, compiled: _Compiled, owner: str, headers: list[tuple[str, str]]) -> Decision | None:
+        limit = compiled.rule.rate_limit
+        assert limit is not None
+        now = self._monotonic()
+        start, count = compiled.windows.get(owner, (now, 0))
+        if now - start >= limit.seconds:
+            start, count = now, 0
+        reset_in = limit.seconds - (now - start)
+        if count >= limit.requests:
+            retry_after = max(1, math.ceil(reset_in))
+            limited = [
+                ("retry-after", str(retry_after)),
+                ("x-ratelimit-limit-requests", str(limit.requests)),
+                ("x-ratelimit-remaining-requests", "0"),
+                ("x-ratelimit-reset-requests", _duration(reset_in)),
+            ]
+            message = (
+                f"Rate limit reached for requests: limit {limit.requests} per {limit.seconds:g}s "
+                f"(mock fault {compiled.rule.id}). Please try again in {retry_after}s."
+            )
+            return Decision(status=429, message=message, headers=tuple(limited), rule_id=compiled.rule.id)
+        compiled.windows[owner] = (start, count + 1)
+        headers[:] = [h for h in headers if not h[0].startswith("x-ratelimit-")]
+        headers += [
+            ("x-ratelimit-limit-requests", str(limit.requests)),
+            ("x-ratelimit-remaining-requests", str(limit.requests - count - 1)),
+            ("x-ratelimit-reset-requests", _duration(reset_in)),
+        ]
+        return None
+
+
+def _owner_from_scope(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return owner_of(token.strip())
+    return ANONYMOUS
+
+
+class FaultMiddleware:
+    """Pure ASGI: answers a faulted request itself (after any latency), or adds rate-limit headers.
+
+    The error goes through the server's own error rendering (`render_error`), so an active quirk
+    profile shapes injected errors exactly as it shapes real ones.
+    """
+
+    def __init__(self, app: ASGIApp, book: FaultBook, render_error: Callable[[Request, APIError], Response]) -> None:
+        self.app = app
+        self.book = book
+        self.render_error = render_error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        owner = _owner_from_scope(scope)
+        decision = self.book.decide(scope["method"], scope["path"], owner)
+        if decision is None:
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})["fault"] = decision.rule_id
+        if decision.latency_ms:
+            await asyncio.sleep(decision.latency_ms / 1000)
+        if decision.status is not None:
+            error = APIError(decision.status, decision.message, code=_CODES[decision.status], headers=dict(decision.headers))
+            response = self.render_error(Request(scope, receive), error)
+            await response(scope, receive, send)
+            return
+        extra = [(k.encode(), v.encode()) for k, v in decision.headers]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start" and extra:
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def startup_rules(
+    section: Any = None, *, flags: Iterable[str] = (), rate_limit: str | None = None, latency_ms: int | None = None
+) -> tuple[FaultRule, ...]:
+    """The faults a server starts with (and returns to on reset): the config file's `faults:`, then flags.
+
+    `faults:` is a list of rules, or a mapping with `rules:` plus the shorthands `rate_limit: 10/60`
+    and `latency_ms: 200` that apply to every API route.
+    """
+    rules: list[FaultRule] = []
+    if section is not None:
+        if isinstance(section, list):
+            section = {"rules": section}
+        if not isinstance(section, Mapping):
+            raise FaultError("faults: must be a list of rules or a mapping with rules, rate_limit, latency_ms")
+        unknown = sorted(set(section) - {"rules", "rate_limit", "latency_ms"})
+        if unknown:
+            raise FaultError(f"faults: unknown key(s) {', '.join(map(str, unknown))}; use rules, rate_limit, latency_ms")
+        for index, item in enumerate(section.get("rules") or []):
+            try:
+                rules.append(parse_rule(item))
+            except FaultError as exc:
+                raise FaultError(f"faults.rules[{index}]: {exc}") from None
+        if section.get("rate_limit") is not None:
+            rules.append(parse_rule({"rate_limit": section["rate_limit"]}))
+        if section.get("latency_ms"):
+            rules.append(parse_rule({"latency_ms": section["latency_ms"]}))
+    rules += [parse_flag(text) for text in flags]
+    if rate_limit is not None:
+        try:
+            rules.append(FaultRule(rate_limit=parse_rate_limit(rate_limit)))
+        except FaultError as exc:
+            raise FaultError(f"--rate-limit {rate_limit!r}: {exc} Write N/SECONDS, e.g. 10/60.") from None
+    if latency_ms:
+        rules.append(parse_rule({"latency_ms": latency_ms}))
+    return tuple(rules)
