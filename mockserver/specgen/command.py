@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--check", action="store_true", help="write nothing; exit 1 and name each file that differs from what would be generated (for CI)")
     _add_input_options(generate)
-    generate.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, metavar="DIR", help="where docs.yaml and reference.yaml go (default: %(default)s)")
+    generate.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, metavar="DIR", help=f"where docs.yaml and reference.yaml go (default: {_display(DEFAULT_OUT_DIR)})")
     generate.set_defaults(run=_run_generate)
 
     diff = commands.add_parser(
@@ -75,16 +75,16 @@ def _parser() -> argparse.ArgumentParser:
             "with the overlay's reason where an overlay action made the change."
         ),
     )
-    diff.add_argument("--docs", type=Path, default=DEFAULT_OUT_DIR / DOCS_FILE, metavar="FILE", help="the docs spec (default: %(default)s)")
-    diff.add_argument("--reference", type=Path, default=DEFAULT_OUT_DIR / REFERENCE_FILE, metavar="FILE", help="the reference spec (default: %(default)s)")
-    diff.add_argument("--overlay", type=Path, default=DEFAULT_OVERLAY, metavar="FILE", help="the overlay whose action descriptions explain the changes (default: %(default)s)")
+    diff.add_argument("--docs", type=Path, default=DEFAULT_OUT_DIR / DOCS_FILE, metavar="FILE", help=f"the docs spec (default: {_display(DEFAULT_OUT_DIR / DOCS_FILE)})")
+    diff.add_argument("--reference", type=Path, default=DEFAULT_OUT_DIR / REFERENCE_FILE, metavar="FILE", help=f"the reference spec (default: {_display(DEFAULT_OUT_DIR / REFERENCE_FILE)})")
+    diff.add_argument("--overlay", type=Path, default=DEFAULT_OVERLAY, metavar="FILE", help=f"the overlay whose action descriptions explain the changes (default: {_display(DEFAULT_OVERLAY)})")
     diff.set_defaults(run=_run_diff)
     return parser
 
 
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, metavar="PAGE", help="the provider's documentation page (default: %(default)s)")
-    parser.add_argument("--overlay", type=Path, default=DEFAULT_OVERLAY, metavar="FILE", help="the Overlay 1.0 document that turns docs into reference (default: %(default)s)")
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, metavar="PAGE", help=f"the provider's documentation page (default: {_display(DEFAULT_SOURCE)})")
+    parser.add_argument("--overlay", type=Path, default=DEFAULT_OVERLAY, metavar="FILE", help=f"the Overlay 1.0 document that turns docs into reference (default: {_display(DEFAULT_OVERLAY)})")
 
 
 # -- generate ---------------------------------------------------------------------------------
