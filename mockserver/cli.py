@@ -152,6 +152,7 @@ def parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
     _delegate("mockserver.profiles.command", "profiles", "list the real-world dialects serve --profile can speak")(sub)
     _delegate("mockserver.specgen.command", "spec", "generate the OpenAPI contract from the docs page, or diff docs vs reference")(sub)
+    _delegate("mockserver.conformance.command", "conform", "check a server (this fake or a real provider) against the contract")(sub)
     return p
 
 

@@ -1,0 +1,29 @@
+"""Conformance checking: hold any server that speaks the OpenAI video API to the contract.
+
+    from mockserver.conformance import ConformOptions, run_conformance
+
+    report = run_conformance(ConformOptions(base_url="http://127.0.0.1:8000/v1", api_key="sk-..."))
+    report.failed_checks()   # e.g. ["delete_then_404", "id_stable"]
+
+The CLI is `mockserver conform` (command.py). Lifecycle check names are listed in `CHECKS`.
+"""
+
+from mockserver.conformance.budget import CreateBudget, job_creating_operations
+from mockserver.conformance.checks import CHECKS
+from mockserver.conformance.lifecycle import LifecycleSettings
+from mockserver.conformance.report import CheckResult, Finding, Report
+from mockserver.conformance.runner import PHASES, ConformOptions, make_plan, run_conformance
+
+__all__ = [
+    "CHECKS",
+    "PHASES",
+    "CheckResult",
+    "ConformOptions",
+    "CreateBudget",
+    "Finding",
+    "LifecycleSettings",
+    "Report",
+    "job_creating_operations",
+    "make_plan",
+    "run_conformance",
+]

@@ -1,0 +1,244 @@
+"""The conformance report: one result per named check, findings people can act on, and files.
+
+`Report` is the structured result of `run_conformance` (see `failed_checks()`); `render_text`
+is the terminal summary; `write_reports` writes `junit` and `json` files. Every string that
+leaves this module goes through `Redactor`, so the API key never appears in output or files.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+from xml.etree import ElementTree as ET
+
+from mockserver.auth import mask
+
+REPORT_FORMATS = ("junit", "json")
+MAX_FINDINGS_PER_CHECK = 5  # in the terminal; the files keep them all
+
+
+@dataclass
+class Finding:
+    check: str
+    operation: str  # e.g. "GET /videos/{video_id}"
+    expected: str
+    actual: str
+    curl: str  # reproduces it; the key is read from $OPENAI_API_KEY, never written out
+    step: str = ""  # what was being done, e.g. "poll 3"
+
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.check, self.operation, self.expected, self.actual)
+
+
+@dataclass
+class CheckResult:
+    name: str
+    source: str  # "lifecycle" or "schemathesis"
+    description: str = ""
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    skip_reasons: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.failed:
+            return "fail"
+        if self.passed:
+            return "pass"
+        return "skipped"
+
+    def add_finding(self, finding: Finding) -> None:
+        self.failed += 1
+        if all(existing.key() != finding.key() for existing in self.findings):
+            self.findings.append(finding)
+
+    def add_skip(self, reason: str) -> None:
+        self.skipped += 1
+        if reason not in self.skip_reasons:
+            self.skip_reasons.append(reason)
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    status: str  # "ran", "skipped", "error"
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Report:
+    base_url: str
+    spec: str
+    key_hint: str  # the masked key
+    max_creates: int
+    creates_sent: int = 0
+    creates_refused: dict[str, int] = field(default_factory=dict)  # operation -> requests not sent
+    checks: dict[str, CheckResult] = field(default_factory=dict)
+    phases: list[PhaseResult] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # the run could not do something it should have
+    started_at: float = field(default_factory=time.time)
+    duration: float = 0.0
+
+    def result(self, name: str, source: str, description: str = "") -> CheckResult:
+        if name not in self.checks:
+            self.checks[name] = CheckResult(name, source, description)
+        return self.checks[name]
+
+    def failed_checks(self) -> list[str]:
+        return [name for name, result in self.checks.items() if result.status == "fail"]
+
+    def skipped_checks(self) -> list[str]:
+        return [name for name, result in self.checks.items() if result.status == "skipped"]
+
+    def findings(self, check: str | None = None) -> list[Finding]:
+        return [f for name, result in self.checks.items() if check in (None, name) for f in result.findings]
+
+    @property
+    def creates_refused_total(self) -> int:
+        return sum(self.creates_refused.values())
+
+    @property
+    def passed(self) -> bool:
+        """Everything that ran passed and the run itself had no errors."""
+        return not self.failed_checks() and not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["passed"] = self.passed
+        data["failed_checks"] = self.failed_checks()
+        for name, result in self.checks.items():
+            data["checks"][name]["status"] = result.status
+        return data
+
+
+class Redactor:
+    """Replaces the API key wherever it could have slipped into a string."""
+
+    def __init__(self, secret: str | None) -> None:
+        self.secret = secret or None
+        self.replacement = mask(secret) if secret else ""
+
+    def __call__(self, text: str) -> str:
+        if self.secret and self.secret in text:
+            text = text.replace(self.secret, self.replacement)
+        return text
+
+    def data(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {self(str(k)): self.data(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.data(v) for v in value]
+        return value
+
+
+# -- terminal ------------------------------------------------------------------------------
+
+_MARK = {"pass": "PASS", "fail": "FAIL", "skipped": "SKIP"}
+
+
+def render_text(report: Report, redact: Redactor | None = None) -> str:
+    redact = redact or Redactor(None)
+    lines = [
+        f"Conformance of {report.base_url} against {report.spec} (key {report.key_hint})",
+        "",
+    ]
+    width = max((len(name) for name in report.checks), default=10)
+    for source in ("lifecycle", "schemathesis"):
+        results = [r for r in report.checks.values() if r.source == source]
+        if not results:
+            continue
+        lines.append(f"{source} checks:")
+        for result in results:
+            counts = f"{result.passed} passed, {result.failed} failed, {result.skipped} skipped"
+            line = f"  {_MARK[result.status]}  {result.name:<{width}}  {counts}"
+            if result.status == "skipped" and result.skip_reasons:
+                line += f"  ({'; '.join(result.skip_reasons[:2])})"
+            lines.append(line)
+        lines.append("")
+    failing = [r for r in report.checks.values() if r.findings]
+    if failing:
+        lines.append("Failures:")
+        for result in failing:
+            for finding in result.findings[:MAX_FINDINGS_PER_CHECK]:
+                lines.append(f"  [{result.name}] {finding.operation}" + (f" ({finding.step})" if finding.step else ""))
+                lines.append(f"    expected: {finding.expected}")
+                lines.append(f"    actual:   {finding.actual}")
+                lines.append(f"    reproduce: {finding.curl}")
+            hidden = len(result.findings) - MAX_FINDINGS_PER_CHECK
+            if hidden > 0:
+                lines.append(f"  [{result.name}] ... and {hidden} more (see the json report)")
+        lines.append("")
+    if report.errors:
+        lines.append("Errors (the run could not check something):")
+        lines += [f"  - {error}" for error in report.errors[:20]]
+        if len(report.errors) > 20:
+            lines.append(f"  ... and {len(report.errors) - 20} more")
+        lines.append("")
+    refused = report.creates_refused_total
+    lines.append(
+        f"Creates: {report.creates_sent} sent of at most {report.max_creates} (--max-creates)"
+        + (f"; {refused} job-creating request(s) not sent: " + ", ".join(f"{op} x{n}" for op, n in report.creates_refused.items()) if refused else "")
+    )
+    counts = {status: sum(1 for r in report.checks.values() if r.status == status) for status in ("pass", "fail", "skipped")}
+    verdict = "PASSED" if report.passed else "FAILED"
+    lines.append(
+        f"{verdict}: {counts['pass']} checks passed, {counts['fail']} failed, {counts['skipped']} skipped"
+        + (f", {len(report.errors)} error(s)" if report.errors else "")
+        + f" in {report.duration:.1f}s"
+    )
+    return redact("\n".join(lines))
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+def to_junit(report: Report) -> str:
+    suite = ET.Element(
+        "testsuite",
+        name="mockserver conform",
+        tests=str(len(report.checks) + (1 if report.errors else 0)),
+        failures=str(len(report.failed_checks())),
+        errors=str(1 if report.errors else 0),
+        skipped=str(len(report.skipped_checks())),
+        time=f"{report.duration:.3f}",
+    )
+    for result in report.checks.values():
+        case = ET.SubElement(suite, "testcase", classname=f"conform.{result.source}", name=result.name)
+        if result.status == "fail":
+            text = "\n\n".join(
+                f"{f.operation} ({f.step})\nexpected: {f.expected}\nactual: {f.actual}\nreproduce: {f.curl}" for f in result.findings
+            )
+            failure = ET.SubElement(case, "failure", message=f"{result.failed} failure(s): {result.findings[0].actual if result.findings else ''}")
+            failure.text = text
+        elif result.status == "skipped":
+            ET.SubElement(case, "skipped", message="; ".join(result.skip_reasons) or "nothing to check")
+    if report.errors:
+        case = ET.SubElement(suite, "testcase", classname="conform.run", name="run_errors")
+        error = ET.SubElement(case, "error", message=f"{len(report.errors)} error(s)")
+        error.text = "\n".join(report.errors)
+    ET.indent(suite)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+def write_reports(report: Report, formats: Iterable[str], directory: Path, redact: Redactor) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for fmt in formats:
+        if fmt == "junit":
+            path = directory / "conform-junit.xml"
+            path.write_text(redact(to_junit(report)), encoding="utf-8")
+        elif fmt == "json":
+            path = directory / "conform-report.json"
+            path.write_text(json.dumps(redact.data(report.to_dict()), indent=2, ensure_ascii=False), encoding="utf-8")
+        else:
+            raise ValueError(f"unknown report format {fmt!r}; use {', '.join(REPORT_FORMATS)}")
+        written.append(path)
+    return written

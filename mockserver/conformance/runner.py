@@ -1,0 +1,312 @@
+"""Run a conformance check: the lifecycle phase over real jobs, then schemathesis over the contract.
+
+schemathesis runs in-process through its engine (`schemathesis.engine.from_schema(...).execute()`,
+the same engine `st run` drives), so its events feed this report directly and its requests pass
+through the cost guard: while the run lasts, the requests transport refuses any job-creating
+request the shared `CreateBudget` no longer covers (those show up as "not sent", never as
+failures). Operations that could create a job are left out of schemathesis altogether once the
+lifecycle phase has used the whole budget.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from mockserver.auth import mask
+from mockserver.conformance.budget import CreateBudget, CreateBudgetSpent, job_creating_operations
+from mockserver.conformance.checks import CHECKS, Failed, Passed, Skipped, run_checks
+from mockserver.conformance.lifecycle import LifecycleSettings, run_lifecycle
+from mockserver.conformance.report import Finding, PhaseResult, Report
+from mockserver.contract import Contract, resolve_spec_path
+
+SCHEMATHESIS_PHASES = ("examples", "coverage", "fuzzing", "stateful")
+PHASES = ("lifecycle", *SCHEMATHESIS_PHASES)
+CREATES_PER_LIFECYCLE = 2  # a job that should complete and one that should fail
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ConformOptions:
+    base_url: str  # what you give the SDK, e.g. http://127.0.0.1:8000/v1
+    api_key: str
+    spec: str = "reference"  # reference, docs, or a path
+    max_creates: int = 3
+    phases: tuple[str, ...] = PHASES
+    max_examples: int = 10
+    seed: int | None = None
+    request_timeout: float = 30.0
+    headers: dict[str, str] = field(default_factory=dict)  # extra headers on every request
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
+
+    def __post_init__(self) -> None:
+        unknown = [p for p in self.phases if p not in PHASES]
+        if unknown:
+            raise ValueError(f"unknown phase(s) {', '.join(unknown)}; choose from {', '.join(PHASES)}")
+        if self.max_creates < 0:
+            raise ValueError("--max-creates must be >= 0")
+        self.base_url = self.base_url.rstrip("/")
+
+
+@dataclass
+class Plan:
+    spec_path: Path
+    operations: list[str]
+    creating: list[str]
+    phases: tuple[str, ...]
+    max_creates: int
+    lifecycle_creates: int
+
+    def render(self, base_url: str) -> str:
+        lines = [f"Plan: check {base_url} against {self.spec_path}", "", f"Operations ({len(self.operations)}; $ = could start a paid job):"]
+        lines += [f"  {'$' if op in self.creating else ' '} {op}" for op in self.operations]
+        lines.append("")
+        lines.append(f"Phases: {', '.join(self.phases) or '(none)'}")
+        if "lifecycle" in self.phases:
+            lines.append(f"  lifecycle checks: {', '.join(CHECKS)}")
+        lines.append(
+            f"Creates: at most {self.max_creates} job-creating request(s) in the whole run (--max-creates); "
+            f"the lifecycle phase uses up to {self.lifecycle_creates}, schemathesis the rest"
+        )
+        return "\n".join(lines)
+
+
+def load_contract(spec: str) -> Contract:
+    return Contract.load(resolve_spec_path(spec))
+
+
+def make_plan(options: ConformOptions, contract: Contract | None = None) -> Plan:
+    contract = contract or load_contract(options.spec)
+    creating = job_creating_operations(contract)
+    operations = [f"{method} {path}" for (method, path) in contract.operations]
+    lifecycle = min(options.max_creates, CREATES_PER_LIFECYCLE if options.lifecycle.failed_job else 1) if "lifecycle" in options.phases else 0
+    return Plan(
+        spec_path=Path(contract.source or options.spec),
+        operations=operations,
+        creating=[f"{m} {p}" for (m, p) in sorted(creating)],
+        phases=options.phases,
+        max_creates=options.max_creates,
+        lifecycle_creates=lifecycle,
+    )
+
+
+def run_conformance(options: ConformOptions, progress: Progress = lambda line: None) -> Report:
+    """Check the server at `options.base_url` against the contract; never raises for what the server does."""
+    started = time.monotonic()
+    contract = load_contract(options.spec)
+    budget = CreateBudget(options.max_creates)
+    report = Report(
+        base_url=options.base_url,
+        spec=str(contract.source or options.spec),
+        key_hint=mask(options.api_key),
+        max_creates=options.max_creates,
+    )
+    if "lifecycle" in options.phases:
+        _lifecycle_phase(options, contract, budget, report, progress)
+    wanted = [p for p in SCHEMATHESIS_PHASES if p in options.phases]
+    if wanted:
+        _schemathesis_phases(options, contract, budget, report, progress, wanted)
+    report.creates_sent = budget.sent
+    report.creates_refused = dict(budget.refused)
+    report.duration = time.monotonic() - started
+    return report
+
+
+# -- lifecycle -----------------------------------------------------------------------------
+
+
+def _lifecycle_phase(options: ConformOptions, contract: Contract, budget: CreateBudget, report: Report, progress: Progress) -> None:
+    started = time.monotonic()
+    progress("lifecycle phase: real jobs, polled to the end")
+    headers = dict(options.headers)
+    settings = options.lifecycle
+    settings.request_timeout = options.request_timeout
+    run = run_lifecycle(contract, options.base_url, options.api_key, budget, settings, extra_headers=headers, progress=progress)
+    verdicts = run_checks(run)
+    for name, results in verdicts.items():
+        result = report.result(name, "lifecycle", CHECKS[name].description)
+        for verdict in results:
+            if isinstance(verdict, Passed):
+                result.passed += 1
+            elif isinstance(verdict, Skipped):
+                result.add_skip(verdict.reason)
+            elif isinstance(verdict, Failed):
+                ex = verdict.exchange
+                result.add_finding(
+                    Finding(
+                        check=name,
+                        operation=ex.operation if ex else "",
+                        expected=verdict.expected,
+                        actual=verdict.actual,
+                        curl=ex.curl() if ex else "",
+                        step=ex.step if ex else "",
+                    )
+                )
+        if not results:
+            result.add_skip("nothing to check")
+        progress(f"  {result.status.upper():<7} {name}")
+    network = [ex for ex in run.exchanges() if ex.network_error]
+    for ex in network[:5]:
+        report.errors.append(f"lifecycle: {ex.method} {ex.url} ({ex.step}) got no response: {ex.network_error}")
+    report.phases.append(PhaseResult("lifecycle", "ran", f"{sum(1 for _ in run.exchanges())} requests", time.monotonic() - started))
+
+
+# -- schemathesis --------------------------------------------------------------------------
+
+_guard_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _create_guard(budget: CreateBudget, creating: frozenset[tuple[str, str]]) -> Iterator[None]:
+    """Make schemathesis' requests transport refuse job-creating requests beyond the budget.
+
+    Every request schemathesis sends to the API (generated cases, stateful steps, the extra
+    requests some checks make) goes through this transport's `send`; the instance attribute
+    shadows the method only for the duration of the run.
+    """
+    from schemathesis.transport.requests import REQUESTS_TRANSPORT
+
+    with _guard_lock:
+        original = REQUESTS_TRANSPORT.send
+
+        def guarded_send(case: Any, **kwargs: Any) -> Any:
+            operation = case.operation
+            if (operation.method.upper(), operation.path) in creating:
+                budget.require(f"{operation.method.upper()} {operation.path}")
+            return original(case, **kwargs)
+
+        REQUESTS_TRANSPORT.send = guarded_send  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            del REQUESTS_TRANSPORT.send  # back to the class's method
+
+
+def _schemathesis_config(options: ConformOptions, wanted: list[str]) -> Any:
+    from schemathesis.config import SchemathesisConfig
+
+    headers = {**options.headers, "Authorization": f"Bearer {options.api_key}"}
+    if options.lifecycle.mock_duration is not None:
+        # Jobs created by fuzzing finish quickly on the fake; real servers ignore the header.
+        headers.setdefault("X-Mock-Duration", f"{options.lifecycle.mock_duration:g}")
+    data: dict[str, Any] = {
+        "base-url": options.base_url,
+        "headers": headers,
+        "request-timeout": options.request_timeout,
+        "workers": 1,
+        "generation": {"max-examples": options.max_examples, "database": "none"},
+        "phases": {phase: {"enabled": phase in wanted} for phase in SCHEMATHESIS_PHASES},
+        "color": False,
+    }
+    if options.seed is not None:
+        data["seed"] = options.seed
+    return SchemathesisConfig.from_dict(data)
+
+
+def _is_budget_error(error: BaseException | None) -> bool:
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, CreateBudgetSpent):
+            return True
+        if isinstance(error, BaseExceptionGroup) and any(_is_budget_error(e) for e in error.exceptions):
+            return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _schemathesis_phases(
+    options: ConformOptions, contract: Contract, budget: CreateBudget, report: Report, progress: Progress, wanted: list[str]
+) -> None:
+    try:
+        import schemathesis
+        from schemathesis.engine import Status, events, from_schema
+        from schemathesis.engine.run import INTERNAL_PHASES
+    except ImportError:  # pragma: no cover - depends on the environment
+        report.errors.append("schemathesis is not installed: pip install 'mockserver[conform]' (or skip it with --phases lifecycle)")
+        return
+    creating = job_creating_operations(contract)
+    spec_path = Path(contract.source or resolve_spec_path(options.spec))
+    schema = schemathesis.openapi.from_path(str(spec_path), config=_schemathesis_config(options, wanted))
+    if budget.remaining <= 0:
+        labels = sorted(f"{m} {p}" for m, p in creating)
+        schema = schema.exclude(func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in creating)
+        progress(f"schemathesis: create budget spent, not testing {', '.join(labels)}")
+        for label in labels:
+            report.creates_refused.setdefault(label, 0)
+        report.phases.append(PhaseResult("schemathesis", "ran", f"without {len(labels)} job-creating operation(s): create budget spent"))
+
+    phase_started: dict[str, float] = {}
+    phase_counts: dict[str, list[int]] = {}
+    with _create_guard(budget, creating):
+        for event in from_schema(schema).execute():
+            if isinstance(event, events.PhaseStarted) and event.phase.name not in INTERNAL_PHASES:
+                name = event.phase.name.value
+                phase_started[name] = time.monotonic()
+                phase_counts[name] = [0, 0]
+                if event.phase.is_enabled:
+                    progress(f"schemathesis {name} phase ...")
+            elif isinstance(event, events.PhaseFinished) and event.phase.name not in INTERNAL_PHASES:
+                name = event.phase.name.value
+                if name not in wanted:
+                    continue
+                seconds = time.monotonic() - phase_started.get(name, time.monotonic())
+                scenarios, failures = phase_counts.get(name, [0, 0])
+                skip = event.phase.skip_reason
+                status = "skipped" if event.status == Status.SKIP and scenarios == 0 else "ran"
+                detail = f"{scenarios} scenarios, {failures} with failures" + (f" ({skip.display})" if skip and status == "skipped" else "")
+                report.phases.append(PhaseResult(name, status, detail, seconds))
+                progress(f"schemathesis {name} phase: {detail} in {seconds:.1f}s")
+            elif isinstance(event, events.ScenarioFinished):
+                counts = phase_counts.setdefault(event.phase.value, [0, 0])
+                counts[0] += 1
+                if _record_scenario(event, report, Status):
+                    counts[1] += 1
+            elif isinstance(event, events.NonFatalError):
+                if _is_budget_error(event.value):
+                    continue  # counted by the budget as "not sent"
+                report.errors.append(_plain(f"schemathesis {event.phase.value if event.phase else ''} {event.label}: {event.info.title}: {event.info.message}"))
+            elif isinstance(event, events.FatalError):
+                report.errors.append(_plain(f"schemathesis could not run: {event.exception}"))
+            elif isinstance(event, events.EngineFinished):
+                for failure in getattr(event, "failures", None) or []:
+                    result = report.result("after_run", "schemathesis")
+                    result.add_finding(Finding("after_run", failure.operation or "", failure.title, _plain(failure.message), ""))
+
+
+def _record_scenario(event: Any, report: Report, Status: Any) -> bool:
+    """Fold one schemathesis scenario into the per-check results; True when a check failed in it."""
+    recorder = event.recorder
+    failed = False
+    for case_id, nodes in recorder.checks.items():
+        case_node = recorder.cases.get(case_id)
+        operation = case_node.value.operation.label if case_node is not None else (event.label or "")
+        for node in nodes:
+            result = report.result(node.name, "schemathesis")
+            if node.status == Status.SUCCESS:
+                result.passed += 1
+            elif node.status == Status.FAILURE and node.failure_info is not None:
+                failed = True
+                failure = node.failure_info.failure
+                result.add_finding(
+                    Finding(
+                        check=node.name,
+                        operation=operation,
+                        expected=f"no '{failure.title}' ({node.name})",
+                        actual=_plain(failure.message) or failure.title,
+                        curl=_plain(node.failure_info.code_sample.replace("[Filtered]", "$OPENAI_API_KEY")),
+                        step=f"{event.phase.value} phase",
+                    )
+                )
+            elif node.status == Status.SKIP:
+                result.add_skip("not applicable")
+    return failed
