@@ -71,9 +71,9 @@ class NewApi(Profile):
             doc["usage"] = {"completion_tokens": clip, "total_tokens": clip}
         if self.kling_ms and job.model.startswith("kling-"):
             # Kling's own millisecond clock; its converter sets no expires_at.
-            created_ms = int(job.created_at * 1000)
+            created_ms = round(job.created_at * 1000)
             doc["created_at"] = created_ms
-            doc["completed_at"] = int(state.finished_at * 1000) if state.finished_at is not None else created_ms
+            doc["completed_at"] = round(state.finished_at * 1000) if state.finished_at is not None else created_ms
             doc.pop("expires_at", None)
         return {
             name: doc[name]
