@@ -120,7 +120,12 @@ def run_serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     server = AnnouncingServer(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=True))
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        # uvicorn has already shut down gracefully; it re-raises Ctrl-C for the caller to see.
+        pass
+    print("mockserver: stopped", flush=True)
     return 0
 
 

@@ -218,7 +218,8 @@ class Contract:
             node: Any = self.document
             for part in ref[2:].split("/"):
                 node = node[part.replace("~1", "/").replace("~0", "~")]
-            schema = node
+            # OAS 3.1 allows keys beside a $ref (`{$ref: VideoSeconds, default: "4"}`); they win.
+            schema = {**node, **{k: v for k, v in schema.items() if k != "$ref"}}
             seen += 1
             if seen > 32:
                 raise ContractError(f"$ref cycle at {ref}")
