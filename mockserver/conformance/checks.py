@@ -529,5 +529,5 @@ def delete_then_404(run: LifecycleRun) -> Iterator[Verdict]:
 
 
 def run_checks(run: LifecycleRun, names: list[str] | None = None) -> dict[str, list[Verdict]]:
-    selected = [CHECKS[name] for name in names] if names else list(CHECKS.values())
+    selected = [CHECKS[name] for name in names] if names is not None else list(CHECKS.values())
     return {item.name: list(item.function(run)) for item in selected}

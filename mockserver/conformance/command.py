@@ -46,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-failed-job", action="store_true", help="do not try to produce a failed job (saves one create on a real provider)")
     p.add_argument("--model", default=None, help="model for the lifecycle jobs (default: the contract's default)")
     p.add_argument("--request-timeout", type=float, default=30.0, help="seconds per request (default: 30)")
+    p.add_argument("--exclude-checks", default="", help="comma-separated check names not to run (lifecycle or schemathesis names)")
     p.add_argument("--header", action="append", default=[], metavar="NAME:VALUE", help="extra header on every request (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
     return p
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             request_timeout=args.request_timeout,
             headers=headers,
+            exclude_checks=tuple(_csv(args.exclude_checks)),
             lifecycle=settings,
         )
     except ValueError as exc:

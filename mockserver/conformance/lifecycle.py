@@ -152,17 +152,16 @@ class LifecycleClient:
         try:
             # Multipart even without a file, as the official SDKs send it.
             files = {name: (None, value) for name, value in form.items()} if form is not None else None
-            response = self.session.request(
+            with self.session.request(
                 method, url, headers=sent_headers, files=files, timeout=self.settings.request_timeout, stream=True
-            )
+            ) as response:
+                exchange.status = response.status_code
+                exchange.headers = lower_headers(response.headers)
+                body = response.content if read_body else b""
         except requests.RequestException as exc:
             exchange.network_error = f"{type(exc).__name__}: {exc}".replace(self.api_key, "***")
             exchange.elapsed = time.monotonic() - started
             return exchange
-        with response:
-            exchange.status = response.status_code
-            exchange.headers = lower_headers(response.headers)
-            body = response.content if read_body else b""
         exchange.elapsed = time.monotonic() - started
         exchange.body_prefix = body[:BODY_PREFIX_BYTES]
         exchange.body_size = len(body)

@@ -42,6 +42,7 @@ class ConformOptions:
     seed: int | None = None
     request_timeout: float = 30.0
     headers: dict[str, str] = field(default_factory=dict)  # extra headers on every request
+    exclude_checks: tuple[str, ...] = ()  # lifecycle or schemathesis check names not to run
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
 
     def __post_init__(self) -> None:
@@ -127,7 +128,7 @@ def _lifecycle_phase(options: ConformOptions, contract: Contract, budget: Create
     settings = options.lifecycle
     settings.request_timeout = options.request_timeout
     run = run_lifecycle(contract, options.base_url, options.api_key, budget, settings, extra_headers=headers, progress=progress)
-    verdicts = run_checks(run)
+    verdicts = run_checks(run, [name for name in CHECKS if name not in options.exclude_checks])
     for name, results in verdicts.items():
         result = report.result(name, "lifecycle", CHECKS[name].description)
         for verdict in results:
@@ -203,6 +204,9 @@ def _schemathesis_config(options: ConformOptions, wanted: list[str]) -> Any:
         "phases": {phase: {"enabled": phase in wanted} for phase in SCHEMATHESIS_PHASES},
         "color": False,
     }
+    excluded = [name for name in options.exclude_checks if name not in CHECKS]
+    if excluded:
+        data["checks"] = {name: {"enabled": False} for name in excluded}
     if options.seed is not None:
         data["seed"] = options.seed
     return SchemathesisConfig.from_dict(data)
@@ -283,6 +287,22 @@ def _schemathesis_phases(
                     result.add_finding(Finding("after_run", failure.operation or "", failure.title, _plain(failure.message), ""))
 
 
+def _expected_actual(title: str, message: str) -> tuple[str, str]:
+    """schemathesis writes "what happened ... Expected: ..."; split it into the two sides."""
+    text = _plain(message)
+    head, sep, tail = text.partition("Expected:")
+    if sep:
+        tail, _, hint = tail.partition("Hint:")
+        return _plain(tail), f"{title}: {_plain(head)}" + (f" (hint: {_plain(hint)})" if hint else "")
+    return f"no '{title}'", f"{title}: {text}" if text else title
+
+
+def _curl(code_sample: str) -> str:
+    # schemathesis masks the Authorization value; make the line runnable with the key from the environment.
+    sample = _plain(code_sample).replace("-H 'Authorization: [Filtered]'", '-H "Authorization: Bearer $OPENAI_API_KEY"')
+    return sample.replace("[Filtered]", "$OPENAI_API_KEY")
+
+
 def _record_scenario(event: Any, report: Report, Status: Any) -> bool:
     """Fold one schemathesis scenario into the per-check results; True when a check failed in it."""
     recorder = event.recorder
@@ -297,13 +317,14 @@ def _record_scenario(event: Any, report: Report, Status: Any) -> bool:
             elif node.status == Status.FAILURE and node.failure_info is not None:
                 failed = True
                 failure = node.failure_info.failure
+                expected, actual = _expected_actual(failure.title, failure.message)
                 result.add_finding(
                     Finding(
                         check=node.name,
                         operation=operation,
-                        expected=f"no '{failure.title}' ({node.name})",
-                        actual=_plain(failure.message) or failure.title,
-                        curl=_plain(node.failure_info.code_sample.replace("[Filtered]", "$OPENAI_API_KEY")),
+                        expected=expected,
+                        actual=actual,
+                        curl=_curl(node.failure_info.code_sample),
                         step=f"{event.phase.value} phase",
                     )
                 )

@@ -1,0 +1,304 @@
+"""Deliberately non-conforming servers: the real fake with exactly one thing changed each.
+
+Each deviant is a small ASGI wrapper around `create_app`, served by a real uvicorn process:
+
+    python -m tests.deviants NAME --port PORT
+
+`serve_deviant(NAME)` starts one on a free loopback port for a test. `counting` changes nothing
+but counts requests (GET /__count), for the cost-guard and dry-run tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from contextlib import contextmanager
+from typing import Any, Awaitable, Callable, Iterator
+
+from tests.processes import REPO, RunningServer, free_port, wait_healthy
+
+Scope = dict[str, Any]
+ASGIApp = Callable[..., Awaitable[None]]
+
+VIDEO_PATH = re.compile(r"^/v1/videos/(?!characters/)(?P<id>[^/]+)$")
+CONTENT_PATH = re.compile(r"^/v1/videos/(?P<id>[^/]+)/content$")
+CREATING = re.compile(r"^/v1/videos(/edits|/extensions|/[^/]+/remix)?$")
+
+
+class Captured:
+    """A response held back so that a deviant can change it before it goes out."""
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key.decode().lower() == name:
+                return value.decode()
+        return None
+
+    def set_header(self, name: str, value: str) -> None:
+        self.headers = [(k, v) for k, v in self.headers if k.decode().lower() != name] + [(name.encode(), value.encode())]
+
+    @property
+    def json(self) -> Any:
+        if (self.header("content-type") or "").startswith("application/json"):
+            try:
+                return json.loads(self.body)
+            except ValueError:
+                return None
+        return None
+
+    def set_json(self, value: Any) -> None:
+        self.body = json.dumps(value).encode()
+        self.set_header("content-type", "application/json")
+
+
+Rewrite = Callable[[Scope, Captured], None]
+
+
+def rewriting(app: ASGIApp, rewrite: Rewrite) -> ASGIApp:
+    async def wrapped(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/__"):
+            await app(scope, receive, send)
+            return
+        held: dict[str, Any] = {"body": b""}
+
+        async def capture(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                held["start"] = message
+            elif message["type"] == "http.response.body":
+                held["body"] += message.get("body", b"")
+
+        await app(scope, receive, capture)
+        response = Captured(held["start"]["status"], list(held["start"].get("headers", [])), held["body"])
+        rewrite(scope, response)
+        response.set_header("content-length", str(len(response.body)))
+        await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    return wrapped
+
+
+def _videos(body: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(body, dict) and body.get("object") == "video":
+        yield body
+    elif isinstance(body, dict) and isinstance(body.get("data"), list):
+        yield from (item for item in body["data"] if isinstance(item, dict))
+
+
+def _edit_videos(edit: Callable[[Scope, dict[str, Any]], None]) -> Rewrite:
+    def rewrite(scope: Scope, response: Captured) -> None:
+        body = response.json
+        if body is None:
+            return
+        for video in _videos(body):
+            edit(scope, video)
+        response.set_json(body)
+
+    return rewrite
+
+
+# -- the deviations ------------------------------------------------------------------------
+
+
+def status_word(app: ASGIApp) -> ASGIApp:
+    """`processing` instead of `in_progress` (new-api's documented word)."""
+
+    def edit(scope: Scope, video: dict[str, Any]) -> None:
+        if video.get("status") == "in_progress":
+            video["status"] = "processing"
+
+    return rewriting(app, _edit_videos(edit))
+
+
+def missing_field(app: ASGIApp) -> ASGIApp:
+    """Videos without `model`."""
+    return rewriting(app, _edit_videos(lambda scope, video: video.pop("model", None)))
+
+
+def seconds_int(app: ASGIApp) -> ASGIApp:
+    """`seconds: 4` instead of `"4"`."""
+
+    def edit(scope: Scope, video: dict[str, Any]) -> None:
+        if isinstance(video.get("seconds"), str) and video["seconds"].isdigit():
+            video["seconds"] = int(video["seconds"])
+
+    return rewriting(app, _edit_videos(edit))
+
+
+def progress_backwards(app: ASGIApp) -> ASGIApp:
+    """While a job runs, every poll reports less progress than the one before."""
+    seen: Counter[str] = Counter()
+
+    def edit(scope: Scope, video: dict[str, Any]) -> None:
+        if video.get("status") == "in_progress" and VIDEO_PATH.match(scope["path"]):
+            seen[video["id"]] += 1
+            video["progress"] = max(0, 90 - 10 * seen[video["id"]])
+
+    return rewriting(app, _edit_videos(edit))
+
+
+def completed_regresses(app: ASGIApp) -> ASGIApp:
+    """Every second poll of a completed job says it is in_progress again."""
+    polls: Counter[str] = Counter()
+
+    def edit(scope: Scope, video: dict[str, Any]) -> None:
+        if video.get("status") == "completed" and VIDEO_PATH.match(scope["path"]):
+            polls[video["id"]] += 1
+            if polls[video["id"]] % 2 == 0:
+                video.update(status="in_progress", progress=99, completed_at=None, expires_at=None)
+
+    return rewriting(app, _edit_videos(edit))
+
+
+def content_type(app: ASGIApp) -> ASGIApp:
+    """Content served as application/octet-stream."""
+
+    def rewrite(scope: Scope, response: Captured) -> None:
+        if CONTENT_PATH.match(scope["path"]) and response.status == 200:
+            response.set_header("content-type", "application/octet-stream")
+
+    return rewriting(app, rewrite)
+
+
+def content_early(app: ASGIApp) -> ASGIApp:
+    """Content served (200 video/mp4, an MP4 file) while the job is not completed."""
+    mp4 = next((REPO / "fixtures").glob("video_*.mp4")).read_bytes()
+
+    def rewrite(scope: Scope, response: Captured) -> None:
+        if CONTENT_PATH.match(scope["path"]) and response.status == 409:
+            response.status = 200
+            response.body = mp4
+            response.set_header("content-type", "video/mp4")
+
+    return rewriting(app, rewrite)
+
+
+def bare_errors(app: ASGIApp) -> ASGIApp:
+    """Errors as {"code", "message"} without the {"error": {...}} envelope (new-api's task style)."""
+
+    def rewrite(scope: Scope, response: Captured) -> None:
+        body = response.json
+        if response.status >= 400 and isinstance(body, dict) and isinstance(body.get("error"), dict):
+            response.set_json({"code": body["error"].get("code"), "message": body["error"].get("message"), "data": None})
+
+    return rewriting(app, rewrite)
+
+
+def no_auth(app: ASGIApp) -> ASGIApp:
+    """Any request is let in, with or without a key."""
+
+    async def wrapped(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"authorization"]
+            scope = {**scope, "headers": headers + [(b"authorization", b"Bearer sk-anyone-at-all")]}
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+def no_failures(app: ASGIApp) -> ASGIApp:
+    """Ignores X-Mock-Outcome and [mock:...] markers, like a real provider: every job completes."""
+
+    async def wrapped(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = re.sub(rb"\[mock:[^\]]*\]", b"", b"".join(chunks))
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in (b"x-mock-outcome", b"content-length")]
+        headers.append((b"content-length", str(len(body)).encode()))
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return await receive()  # whatever comes next on the real connection (a disconnect)
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await app({**scope, "headers": headers}, replay, send)
+
+    return wrapped
+
+
+def counting(app: ASGIApp) -> ASGIApp:
+    """The fake unchanged; GET /__count tells how many requests (and job-creating POSTs) it saw."""
+    counts: Counter[str] = Counter()
+
+    async def wrapped(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/__count":
+            body = json.dumps(dict(counts)).encode()
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        if scope["type"] == "http" and not scope["path"].startswith("/__"):
+            counts["requests"] += 1
+            if scope["method"] == "POST" and CREATING.match(scope["path"]) and not scope["path"].startswith("/v1/videos/characters"):
+                counts["creates"] += 1
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+DEVIANTS: dict[str, Callable[[ASGIApp], ASGIApp]] = {
+    fn.__name__: fn
+    for fn in (
+        status_word, missing_field, seconds_int, progress_backwards, completed_regresses, content_type,
+        content_early, bare_errors, no_auth, no_failures, counting,
+    )
+}
+
+
+def build(name: str) -> ASGIApp:
+    from mockserver.app import create_app
+    from mockserver.config import ServerConfig
+
+    return DEVIANTS[name](create_app(ServerConfig(speed=0)))
+
+
+@contextmanager
+def serve_deviant(name: str) -> Iterator[RunningServer]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.deviants", name, "--port", str(port)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)},
+    )
+    running = RunningServer(process, port)
+    try:
+        wait_healthy(f"{running.root}/__mock/health", process)
+        yield running
+    finally:
+        running.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvicorn
+
+    p = argparse.ArgumentParser(prog="python -m tests.deviants", description="serve the fake with one deliberate deviation")
+    p.add_argument("name", choices=sorted(DEVIANTS))
+    p.add_argument("--port", type=int, required=True)
+    args = p.parse_args(argv)
+    uvicorn.run(build(args.name), host="127.0.0.1", port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
