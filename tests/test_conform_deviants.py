@@ -1,0 +1,65 @@
+"""`conform` against deliberately non-conforming servers fails on the right, named check.
+
+Each deviant (tests/deviants.py) is the real fake with one thing changed, served by uvicorn. The
+lifecycle phase alone catches these, so most runs skip schemathesis to stay fast.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mockserver.conformance import ConformOptions, LifecycleSettings, Report, run_conformance
+from tests.deviants import serve_deviant
+
+KEY = "sk-deviant-check-0123456789"
+
+
+
+def check(deviant: str, phases: tuple[str, ...] = ("lifecycle",), failed_job: bool = False, **options: object) -> Report:
+    # Short jobs polled often, so that a deviation in the running phase is seen several times.
+    fast = LifecycleSettings(poll_interval=0.2, mock_duration=1.2, deadline=30, max_polls=60, failed_job=failed_job)
+    with serve_deviant(deviant) as server:
+        return run_conformance(ConformOptions(base_url=server.base_url, api_key=KEY, phases=phases, lifecycle=fast, **options))
+
+
+@pytest.mark.parametrize(
+    ("deviant", "check_name", "words"),
+    [
+        ("status_word", "status_vocabulary", "'processing'"),
+        ("missing_field", "required_fields", "missing model"),
+        ("seconds_int", "seconds_is_string", "seconds 4 (int)"),
+        ("progress_backwards", "progress_monotonic", "progress"),
+        ("completed_regresses", "terminal_is_final", "'completed' then 'in_progress'"),
+        ("content_type", "content_media_type", "application/octet-stream"),
+        ("content_early", "content_before_completion", "HTTP 200 video/mp4"),
+        ("bare_errors", "error_envelope", "not an {\"error\": {...}} object"),
+        ("no_auth", "auth_required", "HTTP 200"),
+    ],
+)
+def test_each_deviation_fails_its_named_check_with_a_useful_message(deviant: str, check_name: str, words: str) -> None:
+    report = check(deviant)
+    assert check_name in report.failed_checks(), report.failed_checks()
+    assert not report.passed
+    finding = report.findings(check_name)[0]
+    assert words in finding.actual
+    assert finding.expected and finding.operation.startswith(("GET ", "POST ", "DELETE "))
+    assert finding.curl.startswith("curl ") and finding.operation.split(" ")[0] in ("GET", "POST", "DELETE")
+    assert KEY not in finding.curl
+    # The checks that have nothing to do with this deviation still pass.
+    assert "create_accepted" not in report.failed_checks()
+
+
+def test_a_server_that_cannot_fail_a_job_gets_skipped_failed_job_checks_never_passed() -> None:
+    report = check("no_failures", failed_job=True)
+    for name in ("failed_job_error", "failed_job_no_content"):
+        result = report.checks[name]
+        assert result.status == "skipped" and result.passed == 0
+        assert any("could not produce a failed job" in reason for reason in result.skip_reasons)
+    assert report.passed  # a skip is not a failure
+
+
+def test_schemathesis_flags_the_bare_error_bodies_too() -> None:
+    report = check("bare_errors", phases=("lifecycle", "examples"), max_examples=3, max_creates=4, seed=1)
+    assert "error_envelope" in report.failed_checks()
+    schemathesis_failures = [name for name in report.failed_checks() if report.checks[name].source == "schemathesis"]
+    assert schemathesis_failures, report.failed_checks()

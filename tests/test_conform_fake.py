@@ -1,0 +1,112 @@
+"""`mockserver conform` against live fakes: a clean pass, the cost guard, the dry run, the key kept secret."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from tests.deviants import serve_deviant
+from tests.processes import REPO, RunningServer, free_port, serve
+
+KEY = "sk-conform-SECRET-7q9z3x5v1b"  # distinctive, so that any leak is easy to find
+
+# Known deviation of the fake, reported to its owners: a multipart part that carries the object
+# form of `video`/`input_reference` (JSON, no filename) is rejected with 400, which schemathesis'
+# positive_data_acceptance flags. Excluded here so this test watches everything else.
+KNOWN_FAKE_DEVIATIONS = "positive_data_acceptance"
+
+
+def conform(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mockserver", "conform", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+    )
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[RunningServer]:
+    with serve("--speed", "0") as running:
+        yield running
+
+
+def test_conform_passes_against_the_fake_with_every_phase_and_keeps_the_key_secret(fake: RunningServer, tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = conform(
+        "--base-url", fake.base_url,
+        "--max-creates", "400", "--max-examples", "5", "--seed", "7",
+        "--exclude-checks", KNOWN_FAKE_DEVIATIONS,
+        "--report", "junit,json", "--report-dir", str(tmp_path),
+        env={"OPENAI_API_KEY": KEY},
+    )
+    elapsed = time.monotonic() - started
+    print(f"conform against the fake took {elapsed:.1f}s")  # measured, not asserted
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "PASSED" in result.stdout and "0 failed" in result.stdout
+    for phase in ("lifecycle phase", "schemathesis examples phase", "schemathesis coverage phase", "schemathesis fuzzing phase", "schemathesis stateful phase"):
+        assert phase in result.stderr  # progress lines
+    data = json.loads((tmp_path / "conform-report.json").read_text())
+    assert data["passed"] is True and data["failed_checks"] == []
+    assert {"status_vocabulary", "terminal_is_final", "content_format", "delete_then_404", "failed_job_error"} <= {
+        name for name, check in data["checks"].items() if check["status"] == "pass"
+    }
+    assert {"response_schema_conformance", "status_code_conformance"} <= set(data["checks"])  # schemathesis ran too
+    junit = ET.parse(tmp_path / "conform-junit.xml").getroot()
+    assert junit.get("failures") == "0" and int(junit.get("tests")) >= 23
+    for text in (output, *(p.read_text() for p in tmp_path.iterdir())):
+        assert KEY not in text
+        assert KEY[3:-4] not in text  # not even the middle of it
+
+
+def test_the_cost_guard_caps_every_job_creating_request_counted_by_the_server(tmp_path: Path) -> None:
+    with serve_deviant("counting") as server:
+        result = conform("--base-url", server.base_url, "--api-key", KEY, "--max-creates", "3", "--max-examples", "5", "--seed", "3")
+        counts = httpx.get(f"{server.root}/__count").json()
+    assert counts["creates"] <= 3, counts
+    assert counts["requests"] > 20  # the run really talked to the server
+    assert "Creates: 3 sent of at most 3" in result.stdout
+    assert "not sent" in result.stdout  # and says how many it held back
+    assert KEY not in result.stdout + result.stderr
+
+
+def test_dry_run_prints_the_plan_and_sends_nothing() -> None:
+    with serve_deviant("counting") as server:
+        result = conform("--base-url", server.base_url, "--api-key", KEY, "--dry-run", "--max-creates", "2")
+        counts = httpx.get(f"{server.root}/__count").json()
+    assert result.returncode == 0, result.stderr
+    assert counts.get("requests", 0) == 0
+    assert "$ POST /videos" in result.stdout and "  GET /videos/{video_id}" in result.stdout
+    assert "at most 2 job-creating request(s)" in result.stdout
+    assert "stateful" in result.stdout and "Nothing was sent" in result.stdout
+
+
+def test_dry_run_needs_no_server_at_all() -> None:
+    result = conform("--base-url", f"http://127.0.0.1:{free_port()}/v1", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "Plan: check" in result.stdout
+
+
+def test_a_server_nobody_listens_on_is_an_error_not_a_pass() -> None:
+    result = conform("--base-url", f"http://127.0.0.1:{free_port()}/v1", "--api-key", KEY, "--phases", "lifecycle", "--quiet")
+    assert result.returncode == 1
+    assert "got no response" in result.stdout
+    assert KEY not in result.stdout + result.stderr
+
+
+def test_bad_options_get_a_clear_usage_error() -> None:
+    result = conform("--base-url", "http://127.0.0.1:1/v1", "--phases", "lifecycle,smoke", "--dry-run")
+    assert result.returncode == 2
+    assert "unknown phase(s) smoke" in result.stderr
