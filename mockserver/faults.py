@@ -278,6 +278,7 @@ class FaultBook:
             return None
         with self._lock:  # counters and the shared random sequence must advance atomically
             latency = 0
+            fired: list[str] = []  # ids of the rules that acted, for the journal
             added: list[tuple[str, str]] = []
             for compiled in self._rules:
                 if not compiled.matches(method, path, owner):
@@ -294,15 +295,16 @@ class FaultBook:
                     continue
                 compiled.fired += 1
                 latency += rule.latency_ms
+                fired.append(rule.id)
                 if rule.status is not None:
                     headers = list(added)
                     retry_after = rule.retry_after if rule.retry_after is not None else (1 if rule.status == 429 else None)
                     if retry_after is not None:
                         headers.append(("retry-after", str(retry_after)))
                     message = f"{_MESSAGES[rule.status]} (injected by mock fault {rule.id})"
-                    return Decision(latency, rule.status, message, tuple(headers), rule.id)
+                    return Decision(latency, rule.status, message, tuple(headers), ",".join(fired))
             if latency or added:
-                return Decision(latency_ms=latency, headers=tuple(added))
+                return Decision(latency_ms=latency, headers=tuple(added), rule_id=",".join(fired) or None)
             return None
 
     def _rate_limit(self, compiled: _Compiled, owner: str, headers: list[tuple[str, str]]) -> Decision | None:
