@@ -6,6 +6,7 @@ into wire shapes (see wire.py).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -60,8 +61,11 @@ def _clip_seconds(seconds: str) -> float:
         return 4.0
 
 
+@functools.lru_cache(maxsize=256)
 def owner_of(api_key: str) -> str:
     """Jobs are keyed by a fingerprint so that the key itself is never stored."""
+    # Cached: auth, the fault injector and the journal each need it on every request, and a
+    # test suite uses a handful of keys. Bounded, so a client cycling keys cannot grow it.
     return hashlib.sha256(api_key.encode()).hexdigest()[:24]
 
 
