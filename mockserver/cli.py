@@ -119,7 +119,10 @@ def run_serve(args: argparse.Namespace) -> int:
                     return
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    server = AnnouncingServer(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=True))
+    # uvicorn formats each access-log line's arguments whenever the logger has a handler, even at a
+    # level that drops the line; so ask for the access log only at a level that prints it.
+    access_log = args.log_level in ("info", "debug")
+    server = AnnouncingServer(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log))
     try:
         server.run()
     except KeyboardInterrupt:
