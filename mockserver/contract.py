@@ -279,7 +279,10 @@ class Contract:
         if not request_body:
             return {}
         content = self.resolve(request_body).get("content", {})
-        return {media: ObjectValidator(self, spec.get("schema", {}), where) for media, spec in content.items()}
+        return {
+            media: ObjectValidator(self, spec.get("schema", {}), where)
+            for media, spec in content.items()
+        }
 
     def _success_media_types(self, op: dict[str, Any]) -> tuple[str, ...]:
         for status, response in op.get("responses", {}).items():

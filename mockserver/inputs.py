@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException
+from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.exceptions import MultipartParseError
 from starlette.requests import ClientDisconnect, Request
 
 from mockserver.contract import FILE_PLACEHOLDER, ObjectValidator, Operation
@@ -98,7 +98,7 @@ async def parse_body(request: Request, op: Operation, max_bytes: int) -> Body:
     if media_type == "application/json":
         body = _parse_json(body_bytes)
     elif media_type == "multipart/form-data":
-        body = await _parse_multipart(request, validator)
+        body = _parse_multipart(request.headers.get("content-type", ""), body_bytes, validator)
     else:
         body = Body(_parse_urlencoded_like(await request.form(), validator))
     body.media_type = media_type
@@ -127,32 +127,131 @@ def _parse_json(raw: bytes) -> Body:
     return Body(value)
 
 
-async def _parse_multipart(request: Request, validator: ObjectValidator) -> Body:
+@dataclass
+class _Part:
+    headers: dict[str, str] = field(default_factory=dict)
+    data: bytearray = field(default_factory=bytearray)
+
+    @property
+    def disposition(self) -> dict[bytes, bytes]:
+        return parse_options_header(self.headers.get("content-disposition", ""))[1]
+
+    @property
+    def name(self) -> str:
+        return self.disposition.get(b"name", b"").decode("utf-8", "replace")
+
+    @property
+    def filename(self) -> str | None:
+        value = self.disposition.get(b"filename")
+        return value.decode("utf-8", "replace") if value is not None else None
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+    def is_file(self) -> bool:
+        # A filename marks a file; so does a non-text part type, which OpenAPI-driven clients
+        # (schemathesis among them) send for binary fields without a filename.
+        if self.filename is not None:
+            return True
+        kind = (self.content_type or "text/plain").split(";")[0].strip().lower()
+        return not (kind.startswith("text/") or kind == "application/json")
+
+
+MAX_PARTS = 256
+
+
+def _split_multipart(content_type: str, body: bytes) -> list[_Part]:
+    """Split a multipart body into parts, keeping each part's headers (Starlette drops them for fields)."""
+    _, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise bad_request("Malformed multipart body: the Content-Type has no boundary.", code="invalid_multipart")
+    parts: list[_Part] = []
+    header_name = bytearray()
+    header_value = bytearray()
+
+    def on_part_begin() -> None:
+        if len(parts) >= MAX_PARTS:
+            raise bad_request(f"Too many multipart parts (more than {MAX_PARTS}).", code="invalid_multipart")
+        parts.append(_Part())
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        header_name.extend(data[start:end])
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        header_value.extend(data[start:end])
+
+    def on_header_end() -> None:
+        parts[-1].headers[header_name.decode("latin-1").lower()] = header_value.decode("latin-1")
+        header_name.clear()
+        header_value.clear()
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        parts[-1].data.extend(data[start:end])
+
+    callbacks = {
+        "on_part_begin": on_part_begin,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_header_end": on_header_end,
+        "on_part_data": on_part_data,
+    }
     try:
-        form = await request.form(max_files=16, max_fields=256)
-    except MultiPartException as exc:
-        raise bad_request(f"Malformed multipart body: {exc.message}", code="invalid_multipart") from None
-    except (AssertionError, KeyError, ValueError) as exc:  # python-multipart on a broken boundary
+        parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+        parser.write(body)
+        parser.finalize()
+    except MultipartParseError as exc:
         raise bad_request(f"Malformed multipart body: {exc}", code="invalid_multipart") from None
+    if not parts:
+        raise bad_request("Malformed multipart body: it has no parts.", code="invalid_multipart")
+    return parts
+
+
+def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator) -> Body:
     values: dict[str, Any] = {}
     uploads: dict[str, Upload] = {}
-    for key, item in form.multi_items():
+    for part in _split_multipart(content_type, body):
+        key = part.name
+        if not key:
+            continue  # a nameless part belongs to no field; unknown fields are ignored, as extras are
         top = key.partition("[")[0]
-        if isinstance(item, UploadFile):
+        if top in validator.file_fields and "[" not in key and part.filename is None:
+            # OpenAPI's default multipart encoding for an object is a JSON part (some clients label
+            # it with the field's file type); the SDKs use brackets instead. Both mean the object form.
+            decoded = _json_object(part.data.decode("utf-8", "replace"))
+            if decoded is not None:
+                values[key] = decoded
+                continue
+        if part.is_file():
             if top not in validator.file_fields:
                 raise bad_request(f"'{key}' must be a text field, not a file upload.", param=key, code="invalid_type")
-            data = await item.read()
-            uploads[key] = Upload(key, item.filename, item.content_type, len(data), hashlib.sha256(data).hexdigest())
+            data = bytes(part.data)
+            uploads[key] = Upload(key, part.filename, part.content_type, len(data), hashlib.sha256(data).hexdigest())
             _set_nested(values, key, FILE_PLACEHOLDER)
-        else:
-            if top in validator.file_fields and "[" not in key:
-                raise bad_request(
-                    f"'{key}' must be a file upload (or, where the contract allows, an object in bracket notation such as {key}[image_url]).",
-                    param=key,
-                    code="invalid_type",
-                )
-            _set_nested(values, key, validator.coerce(key, item) if "[" not in key else item)
+            continue
+        try:
+            text = part.data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise bad_request(f"'{key}' is not valid UTF-8 text.", param=key, code="invalid_encoding") from None
+        if top in validator.file_fields and "[" not in key:
+            raise bad_request(
+                f"'{key}' must be a file upload (or, where the contract allows, an object in bracket notation such as {key}[image_url]).",
+                param=key,
+                code="invalid_type",
+            )
+        _set_nested(values, key, validator.coerce(key, text) if "[" not in key else text)
     return Body(values, uploads)
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _parse_urlencoded_like(form: Any, validator: ObjectValidator) -> dict[str, Any]:

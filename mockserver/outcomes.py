@@ -20,7 +20,8 @@ from mockserver.jobs import Outcome
 
 OUTCOME_HEADER = "x-mock-outcome"
 DURATION_HEADER = "x-mock-duration"
-_MARKER = re.compile(r"\[mock:([^\]]+)\]")
+# Only well-formed markers count: a prompt is user text, and "[mock:anything]" in it is just text.
+_MARKER = re.compile(r"\[mock:(completed|failed(?::[a-z0-9_.\-]{1,64})?|duration=\d{1,5}(?:\.\d+)?)\]")
 _CODE = re.compile(r"^[a-z0-9_.\-]{1,64}$")
 
 
