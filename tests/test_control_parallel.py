@@ -14,7 +14,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.processes import REPO, serve
+from mockserver.pytest_plugin import MockServerHandle
+from tests.processes import REPO
 
 BARRIER = '''
 import os, time
@@ -57,7 +58,7 @@ def test_b_gets_only_its_successes(mockserver):
 '''
 
 
-def test_parallel_xdist_workers_sharing_one_server_keep_their_own_scripted_outcomes(tmp_path: Path) -> None:
+def test_parallel_xdist_workers_sharing_one_server_keep_their_own_scripted_outcomes(tmp_path: Path, mockserver: MockServerHandle) -> None:
     suite = tmp_path / "suite"
     suite.mkdir()
     (tmp_path / "barrier").mkdir()
@@ -65,20 +66,24 @@ def test_parallel_xdist_workers_sharing_one_server_keep_their_own_scripted_outco
     (suite / "barrier.py").write_text(textwrap.dedent(BARRIER))
     (suite / "test_a.py").write_text(textwrap.dedent(TEST_A))
     (suite / "test_b.py").write_text(textwrap.dedent(TEST_B))
-    with serve() as server:
-        env = {
-            **os.environ,
-            "MOCKSERVER_URL": server.root,
-            "MOCK_BARRIER": str(tmp_path / "barrier"),
-            "PYTHONPATH": os.pathsep.join([str(REPO), str(suite)]),
-        }
-        env.pop("PYTEST_XDIST_WORKER", None)
-        # Only the two plugins the suite needs: autoloading every installed plugin costs seconds per worker.
-        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-        plugins = ["-p", "xdist.plugin", "-p", "mockserver.pytest_plugin", "-p", "no:cacheprovider"]
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", *plugins, "-n", "2", "--dist", "loadfile", str(suite)],
-            cwd=suite, env=env, capture_output=True, text=True, timeout=180,
-        )
+    # The shared server is this test's own in-process one; the inner workers reach it as --mockserver-url.
+    env = {
+        **os.environ,
+        "MOCKSERVER_URL": mockserver.root_url,
+        "MOCK_BARRIER": str(tmp_path / "barrier"),
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(suite)]),
+    }
+    env.pop("PYTEST_XDIST_WORKER", None)
+    # Only the two plugins the suite needs: autoloading every installed plugin costs seconds per worker.
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    plugins = ["-p", "xdist.plugin", "-p", "mockserver.pytest_plugin", "-p", "no:cacheprovider"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", *plugins, "-n", "2", "--dist", "loadfile", str(suite)],
+        cwd=suite, env=env, capture_output=True, text=True, timeout=180,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+    # They really shared this server: six creates from two keys, neither of them this test's.
+    creates = mockserver.journal.find(path="/v1/videos", method="POST", api_key=None)
+    assert len(creates) == 6 and len({entry["owner"] for entry in creates}) == 2
+    assert mockserver.owner not in {entry["owner"] for entry in creates}
