@@ -39,8 +39,9 @@ def load(name: str, options: Mapping[str, Any] | None = None) -> Profile:
     return profile_class(name)(options)
 
 
-def expected_conformance_failures(name: str) -> frozenset[str]:
-    failures: frozenset[str] = module(name).EXPECTED_CONFORMANCE_FAILURES
+def expected_conformance_failures(name: str) -> dict[str, str]:
+    """check name -> the deviation of this profile that trips it (`mockserver conform`, reference contract)."""
+    failures: dict[str, str] = module(name).EXPECTED_CONFORMANCE_FAILURES
     return failures
 
 

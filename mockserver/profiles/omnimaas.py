@@ -37,4 +37,12 @@ class OmniMaaS(Profile):
 
 PROFILE = OmniMaaS
 
-EXPECTED_CONFORMANCE_FAILURES: frozenset[str] = frozenset({"status_vocabulary", "seconds_is_string", "error_envelope"})
+# What `mockserver conform` (reference contract; lifecycle, examples and coverage phases) must
+# report against this profile, each check tied to the deviation that trips it.
+EXPECTED_CONFORMANCE_FAILURES: dict[str, str] = {
+    "status_vocabulary": "`processing` and `succeeded` are not the contract's words",
+    "seconds_is_string": "`seconds` is an integer",
+    "video_schema": "the status words and the integer `seconds`",
+    "error_envelope": "errors carry neither `param` nor `code`",
+    "response_schema_conformance": "(schemathesis) the same, seen by schemathesis",
+}
