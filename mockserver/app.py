@@ -31,6 +31,7 @@ from mockserver.profiles.base import request_origin
 from mockserver.routes import VideoRoutes
 from mockserver.service import JobView, TimingPlan, VideoService
 from mockserver.store import MemoryStore, Store
+from mockserver.webhooks import WebhookDispatcher, WebhookMiddleware, lifespan, webhook_routes
 
 log = logging.getLogger("mockserver")
 
@@ -56,6 +57,7 @@ class Server:
         self.auth = Authenticator(config)
         self.journal = Journal(config.journal_size)
         self.faults = FaultBook(config.faults, seed=config.seed)
+        self.webhooks = WebhookDispatcher(self)  # after `service`: it watches the jobs the service adds
 
     def render_video(self, view: JobView) -> dict[str, Any]:
         doc = wire.video(view.job, view.state, self.vocabulary)
@@ -63,8 +65,9 @@ class Server:
         return self.profile.video(doc, view.job, view.state, context)
 
     def render_error(self, request: Request, error: APIError) -> Response:
-        body = error.body(self.contract.error_type(error.status))
-        status, body = self.profile.error(error.status, body, method=request.method, path=request.url.path)
+        body, status = error.body(self.contract.error_type(error.status)), error.status
+        if request.url.path.startswith(f"{self.contract.base_path}/"):  # the dialect covers the API, not /__mock
+            status, body = self.profile.error(status, body, method=request.method, path=request.url.path)
         return JSONResponse(body, status_code=status, headers=error.headers)
 
     def health(self) -> dict[str, Any]:
@@ -101,6 +104,7 @@ def _routes(server: Server) -> list[BaseRoute]:
         return Response(contract.json_text, media_type="application/json")
 
     routes += control_routes(server)  # /__mock/...: health, clock, outcomes, faults, journal, reset
+    routes += webhook_routes(server)  # /__mock/webhooks: endpoints, deliveries, faults
     routes += [
         Route("/openapi.yaml", spec_yaml),
         Route("/openapi.json", spec_json),
@@ -146,12 +150,14 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
         routes=_routes(server),
         # The journal wraps the fault injector, so a request a fault answered is journaled too.
         middleware=[
+            Middleware(WebhookMiddleware, dispatcher=server.webhooks),
             Middleware(OpenAIHeadersMiddleware),
             Middleware(RequestOriginMiddleware),
             Middleware(JournalMiddleware, journal=server.journal, virtual_now=server.clock.now, admin_token=server.config.admin_token),
             Middleware(FaultMiddleware, book=server.faults, render_error=server.render_error),
         ],
         exception_handlers={APIError: api_error, HTTPException: http_error, Exception: unexpected},
+        lifespan=lifespan(server.webhooks),
     )
     app.state.server = server
     return app

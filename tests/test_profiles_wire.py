@@ -174,3 +174,10 @@ def test_unknown_profile_and_unknown_option_are_clear_errors() -> None:
         profiles.load("newapi", {"bogus": "1"})
     with pytest.raises(ProfileError, match="must be true or false"):
         profiles.load("newapi", {"kling_ms_timestamps": "maybe"})
+
+
+def test_the_control_api_keeps_the_openai_envelope_whatever_the_dialect() -> None:
+    app = fake("omnimaas")
+    response = app.http.post("/__mock/clock/advance", json={"seconds": -5})  # time cannot go back
+    assert response.status_code >= 400
+    assert {"message", "type", "param", "code"} <= set(response.json()["error"])
