@@ -168,7 +168,7 @@ def parse_flag(text: str) -> FaultRule:
             key, _, value = token.partition("=")
             key = {"p": "probability", "latency": "latency_ms"}.get(key, key)
             data[key] = value
-        elif token.startswith("/") or token == "*" and "method" in data:
+        elif token.startswith("/") or (token == "*" and "method" in data):  # a lone first `*` is the method
             data["path"] = token
         elif token.isdigit():
             data["status"] = token

@@ -17,14 +17,15 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.auth import mask
+from mockserver.config import DEFAULT_JOURNAL_SIZE
 from mockserver.faults import ANONYMOUS, CONTROL_PREFIX
 from mockserver.service import owner_of
 
-from mockserver.config import DEFAULT_JOURNAL_SIZE  # noqa: E402  (one default, set in config)
 # Headers that carry a credential in some client or gateway; their values are masked.
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
 STATE_BODY = "journal_body"  # scope["state"] keys the handlers fill in
@@ -128,8 +129,6 @@ def _masked_headers(raw: Iterable[tuple[bytes, bytes]], admin_token: str | None)
 
 
 def _query(raw: bytes) -> dict[str, list[str]]:
-    from urllib.parse import parse_qs
-
     return parse_qs(raw.decode("latin-1"), keep_blank_values=True) if raw else {}
 
 
