@@ -19,7 +19,7 @@ class Docs(Profile):
     name = "docs"
     summary = "the docs page as written: status `processing`, top-level `url` and `quality`, errors without `param`"
     changes = (
-        "serves openapi/docs.yaml (unless --spec says otherwise), so the running phase is `processing`",
+        "serves openapi/docs.yaml (unless --spec names a contract other than reference), so the running phase is `processing`",
         "every Video carries `quality: \"standard\"` (the docs' example value)",
         "a completed Video carries a top-level `url`: this server's /content URL",
         "error bodies are {\"error\": {message, type, code}} with the docs' error types and no `param`",
