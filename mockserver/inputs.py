@@ -60,7 +60,7 @@ def _too_large(limit: int) -> APIError:
     return APIError(
         413,
         f"The request body is larger than the {limit // (1024 * 1024)} MB this server accepts (serve --max-upload-mb).",
-        code="request_too_large",
+        code="file_too_large",
     )
 
 
@@ -205,6 +205,9 @@ def _split_multipart(content_type: str, body: bytes) -> list[_Part]:
         raise bad_request(f"Malformed multipart body: {exc}", code="invalid_multipart") from None
     if not parts:
         raise bad_request("Malformed multipart body: it has no parts.", code="invalid_multipart")
+    if b"--" + boundary + b"--" not in body:
+        # python-multipart accepts a body cut short; a truncated upload must not become a job.
+        raise bad_request("Malformed multipart body: it ends before the closing boundary.", code="invalid_multipart")
     return parts
 
 
