@@ -142,9 +142,10 @@ class VideoRoutes:
         )
         return self._video_response(view)
 
-    async def edit(self, request: Request) -> Response:
+    async def _derived(self, request: Request, path: str, seconds: Callable[[Job | None, dict[str, Any]], str]) -> Response:
+        """Edits and extensions: a new job built on a completed video given by id, or on an upload."""
         owner, rules = self.server.auth.authenticate(request)
-        body = await self._body(request, "POST", "/videos/edits")
+        body = await self._body(request, "POST", path)
         source = self._source_from(owner, body)
         # The API infers the model from a source video; an uploaded video needs it set explicitly.
         model = source.model if source else str(body.values.get("model", "sora-2"))
@@ -153,26 +154,22 @@ class VideoRoutes:
         view = self.service.create(
             owner, model=model, prompt=prompt,
             size=source.size if source else str(body.values.get("size", "720x1280")),
-            seconds=source.seconds if source else str(body.values.get("seconds", "4")),
+            seconds=seconds(source, body.values),
             script=self._script(request, prompt), source=source,
         )
         return self._video_response(view)
 
-    async def extend(self, request: Request) -> Response:
-        owner, rules = self.server.auth.authenticate(request)
-        body = await self._body(request, "POST", "/videos/extensions")
-        source = self._source_from(owner, body)
-        model = source.model if source else str(body.values.get("model", "sora-2"))
-        self.server.auth.check_model(rules, model)
-        extension = str(body.values.get("seconds", "4"))
-        prompt = body.values.get("prompt")
-        view = self.service.create(
-            owner, model=model, prompt=prompt,
-            size=source.size if source else "720x1280",
-            seconds=self.service.extended_seconds(source, extension) if source else extension,
-            script=self._script(request, prompt), source=source,
+    async def edit(self, request: Request) -> Response:
+        return await self._derived(
+            request, "/videos/edits", lambda source, values: source.seconds if source else str(values.get("seconds", "4"))
         )
-        return self._video_response(view)
+
+    async def extend(self, request: Request) -> Response:
+        def stitched(source: Job | None, values: dict[str, Any]) -> str:
+            extension = str(values.get("seconds", "4"))
+            return self.service.extended_seconds(source, extension) if source else extension
+
+        return await self._derived(request, "/videos/extensions", stitched)
 
     def _source_from(self, owner: str, body: Body) -> Job | None:
         video = body.values.get("video")

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import subprocess
 import sys
 from collections import Counter
 from contextlib import contextmanager
 from typing import Any, Awaitable, Callable, Iterator
 
-from tests.processes import REPO, RunningServer, free_port, wait_healthy
+from tests.processes import REPO, RunningServer, free_port, running
 
 Scope = dict[str, Any]
 ASGIApp = Callable[..., Awaitable[None]]
@@ -273,20 +271,9 @@ def build(name: str) -> ASGIApp:
 @contextmanager
 def serve_deviant(name: str) -> Iterator[RunningServer]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.deviants", name, "--port", str(port)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)},
-    )
-    running = RunningServer(process, port)
-    try:
-        wait_healthy(f"{running.root}/__mock/health", process)
-        yield running
-    finally:
-        running.stop()
+    command = [sys.executable, "-m", "tests.deviants", name, "--port", str(port)]
+    with running(command, port, env={"PYTHONPATH": str(REPO)}) as server:
+        yield server
 
 
 def main(argv: list[str] | None = None) -> int:

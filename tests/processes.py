@@ -66,10 +66,8 @@ def wait_healthy(url: str, process: subprocess.Popen[str], deadline_s: float = 3
 
 
 @contextmanager
-def serve(*args: str, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[RunningServer]:
-    """`mockserver serve` as a user runs it, on a free loopback port."""
-    port = port or free_port()
-    command: Sequence[str] = [sys.executable, "-m", "mockserver", "serve", "--port", str(port), *args]
+def running(command: Sequence[str], port: int, env: dict[str, str] | None = None) -> Iterator[RunningServer]:
+    """Any server process of ours on `port`, healthy before the block runs and stopped after it."""
     process = subprocess.Popen(
         command,
         cwd=REPO,
@@ -78,9 +76,17 @@ def serve(*args: str, env: dict[str, str] | None = None, port: int | None = None
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
-    running = RunningServer(process, port)
+    server = RunningServer(process, port)
     try:
-        wait_healthy(f"{running.root}/__mock/health", process)
-        yield running
+        wait_healthy(f"{server.root}/__mock/health", process)
+        yield server
     finally:
-        running.stop()
+        server.stop()
+
+
+@contextmanager
+def serve(*args: str, env: dict[str, str] | None = None, port: int | None = None) -> Iterator[RunningServer]:
+    """`mockserver serve` as a user runs it, on a free loopback port."""
+    port = port or free_port()
+    with running([sys.executable, "-m", "mockserver", "serve", "--port", str(port), *args], port, env) as server:
+        yield server
