@@ -55,6 +55,8 @@ def add_serve_parser(subparsers: Any) -> None:
     p.add_argument("--rate-limit", default=None, metavar="N/SECONDS", help="per API key: at most N requests per SECONDS, then 429 with Retry-After")
     p.add_argument("--latency-ms", type=int, default=None, metavar="MS", help="add this much latency to every API request")
     p.add_argument("--journal-size", type=int, default=None, metavar="N", help="how many requests the /__mock/journal keeps (default: 1000; 0 turns it off)")
+    p.add_argument("--webhook-url", action="append", default=None, metavar="URL", help="send signed video.completed/video.failed events here (repeatable)")
+    p.add_argument("--webhook-secret", default=None, metavar="whsec_...", help="Standard Webhooks secret for --webhook-url endpoints (default: generated and printed)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="log verbosity (default: info)")
     p.set_defaults(run=run_serve)
 
@@ -89,8 +91,25 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         faults=faults,
         journal_size=journal_size,
         profile=args.profile or str(file.get("profile", "reference")),
-        extra={**file, "profile_options": profiles.options_from(file.get("profile_options"), args.profile_option)},
+        extra={**file, "profile_options": profiles.options_from(file.get("profile_options"), args.profile_option), "webhooks": _webhook_settings(file, args)},
     )
+
+
+def _webhook_settings(file: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The config file's `webhooks:` mapping (urls, secret, max_attempts, backoff_seconds, timeout_seconds), flags on top."""
+    from mockserver.errors import APIError
+    from mockserver.webhooks import check_secret
+
+    settings = dict(file.get("webhooks") or {})
+    settings["urls"] = [*(settings.get("urls") or []), *(args.webhook_url or [])]
+    if args.webhook_secret:
+        settings["secret"] = args.webhook_secret
+    if settings.get("secret") is not None:
+        try:
+            check_secret(settings["secret"])
+        except APIError as exc:
+            raise ConfigError(f"--webhook-secret: {exc.message}") from None
+    return settings
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -106,6 +125,9 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"mockserver serve: {exc}", file=sys.stderr)
         return 2
     base_path = app.state.server.contract.base_path
+    webhooks = app.state.server.webhooks
+    if webhooks.registrations and not config.extra["webhooks"].get("secret"):
+        print(f"mockserver: webhook secret (generated; fix it with --webhook-secret): {webhooks.secret}", flush=True)
 
     class AnnouncingServer(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:

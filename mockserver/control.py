@@ -75,6 +75,7 @@ def reset(server: Server, owner: str | None = None) -> dict[str, Any]:
         server.faults.reset()
         server.clock.reset()
         server.ids.reset()
+        server.webhooks.reset()
         return {"reset": "all", "jobs_removed": jobs}
     removed = 0
     while True:  # page from the start each time: deleted entries are skipped, so this terminates
@@ -86,6 +87,7 @@ def reset(server: Server, owner: str | None = None) -> dict[str, Any]:
     server.journal.clear(owner)
     server.scripts.clear(owner)
     server.faults.remove(owner=owner)
+    server.webhooks.reset(owner)
     return {"reset": "owner", "owner": owner, "jobs_removed": removed}
 
 

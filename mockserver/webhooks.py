@@ -1,0 +1,537 @@
+"""Webhooks: signed `video.completed` / `video.failed` events, delivered when a job finishes.
+
+Job state is derived from the clock, so nothing "happens" when a job finishes. One asyncio task
+(the dispatcher) keeps a heap of not-yet-announced jobs keyed by the virtual time they finish,
+sleeps until the earliest one is due (capped, and woken early when a job is created or the clock
+is changed), and hands each due job's event to one delivery task per matching endpoint. Scanning
+costs O(log pending), never O(all jobs).
+
+Signing is Standard Webhooks (the `standardwebhooks` package), as the provider does:
+`webhook-id`, `webhook-timestamp` (real Unix seconds: receivers reject stale timestamps, and the
+virtual clock may be hours ahead) and `webhook-signature: v1,<base64 HMAC-SHA256>`.
+
+Retries: a non-2xx answer or a connection error is retried with exponential backoff, up to
+`max_attempts`; every attempt is signed afresh with the same `webhook-id`.
+
+Faults (POST /__mock/webhooks/faults) apply to the next `count` deliveries: `duplicate` sends the
+message twice (same `webhook-id`), `late` waits `delay_seconds` first, `bad_signature` signs with
+a secret the receiver does not know.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import heapq
+import itertools
+import json
+import logging
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Iterable
+
+import httpx
+from standardwebhooks import Webhook
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mockserver.errors import APIError, bad_request
+from mockserver.jobs import Job
+from mockserver.journal import Entry
+
+if TYPE_CHECKING:
+    from mockserver.app import Server
+
+log = logging.getLogger("mockserver.webhooks")
+
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_BACKOFF_SECONDS = 1.0
+DEFAULT_TIMEOUT_SECONDS = 5.0
+DEFAULT_LATE_SECONDS = 2.0
+MAX_SLEEP_SECONDS = 0.5  # the dispatcher re-checks at least this often (speed changes, real time)
+MAX_DELIVERIES = 1000  # the delivery log is bounded like the journal
+FAULT_MODES = ("duplicate", "late", "bad_signature")
+
+
+def generate_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def check_secret(secret: Any, param: str = "secret") -> str:
+    """A Standard Webhooks secret: `whsec_` + base64 of at least 16 bytes."""
+    if not isinstance(secret, str) or not secret.startswith("whsec_"):
+        raise bad_request("A webhook secret looks like 'whsec_<base64>'; omit it to have one generated.", param=param)
+    try:
+        raw = base64.b64decode(secret[len("whsec_") :], validate=True)
+    except (binascii.Error, ValueError):
+        raise bad_request("The webhook secret after 'whsec_' is not valid base64.", param=param) from None
+    if len(raw) < 16:
+        raise bad_request("The webhook secret is too short: use at least 16 random bytes.", param=param)
+    return secret
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+@dataclass
+class Registration:
+    id: str
+    url: str
+    secret: str
+    owner: str | None  # None: every job; otherwise only jobs made with that key (its fingerprint)
+    startup: bool  # start-up endpoints survive a reset
+    max_attempts: int
+    backoff_seconds: float
+    timeout_seconds: float
+
+    def matches(self, job: Job) -> bool:
+        return self.owner is None or self.owner == job.owner
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "webhook_endpoint",
+            "url": self.url,
+            "secret": self.secret,
+            "owner": self.owner,
+            "source": "startup" if self.startup else "runtime",
+            "max_attempts": self.max_attempts,
+            "backoff_seconds": self.backoff_seconds,
+            "timeout_seconds": self.timeout_seconds,
+        }
+
+
+@dataclass
+class Fault:
+    id: str
+    mode: str
+    remaining: int
+    delay_seconds: float
+    endpoint: str | None  # a registration id, or None for any
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "mode": self.mode, "remaining": self.remaining, "delay_seconds": self.delay_seconds, "endpoint": self.endpoint}
+
+
+@dataclass
+class Delivery:
+    webhook_id: str
+    event: dict[str, Any]
+    registration: Registration
+    owner: str  # the job's owner, for key-scoped reset and listing
+    fault: str | None = None
+    copy: int = 1  # 2 for the second send of a `duplicate` fault
+    status: str = "pending"  # pending -> delivered | failed
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "webhook_id": self.webhook_id,
+            "event_id": self.event["id"],
+            "type": self.event["type"],
+            "video_id": self.event["data"]["id"],
+            "endpoint": self.registration.id,
+            "url": self.registration.url,
+            "fault": self.fault,
+            "copy": self.copy,
+            "status": self.status,
+            "attempts": list(self.attempts),
+        }
+
+
+class _ObservedStore:
+    """The job store, reporting each added job to the dispatcher; everything else passes through."""
+
+    def __init__(self, inner: Any, on_add: Any) -> None:
+        self._inner = inner
+        self._on_add = on_add
+
+    def add(self, job: Job) -> None:
+        self._inner.add(job)
+        self._on_add(job)
+
+    def __len__(self) -> int:
+        return len(self._inner)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class WebhookDispatcher:
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        settings: dict[str, Any] = dict(server.config.extra.get("webhooks") or {})
+        self.max_attempts = int(settings.get("max_attempts", DEFAULT_MAX_ATTEMPTS))
+        self.backoff_seconds = float(settings.get("backoff_seconds", DEFAULT_BACKOFF_SECONDS))
+        self.timeout_seconds = float(settings.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
+        self.secret: str | None = settings.get("secret")
+        self.registrations: dict[str, Registration] = {}
+        for url in settings.get("urls") or ():
+            self.secret = self.secret or generate_secret()
+            self.register(str(url), self.secret, owner=None, startup=True)
+        self.deliveries: deque[Delivery] = deque(maxlen=MAX_DELIVERIES)
+        self.faults: list[Fault] = []
+        self._due: list[tuple[float, int, str]] = []  # (virtual finish time, tiebreak, job id)
+        self._seq = itertools.count()
+        self._lock = threading.Lock()  # jobs may be added from another thread (pytest plugin, benchmarks)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+        self._http: httpx.AsyncClient | None = None
+        # Every job the service creates passes through here (the service holds the store it was given).
+        server.service.store = _ObservedStore(server.service.store, self._job_added)  # type: ignore[assignment]
+
+    # -- registrations and faults --------------------------------------------------------
+
+    def register(self, url: str, secret: str, *, owner: str | None, startup: bool = False, max_attempts: int | None = None,
+                 backoff_seconds: float | None = None, timeout_seconds: float | None = None) -> Registration:
+        reg = Registration(
+            _new_id("we"), url, secret, owner, startup,
+            self.max_attempts if max_attempts is None else max_attempts,
+            self.backoff_seconds if backoff_seconds is None else backoff_seconds,
+            self.timeout_seconds if timeout_seconds is None else timeout_seconds,
+        )
+        self.registrations[reg.id] = reg
+        return reg
+
+    def reset(self, owner: str | None = None) -> None:
+        """Drop run-time registrations, deliveries and faults (all, or one key's); start-up endpoints stay."""
+        for reg in list(self.registrations.values()):
+            if not reg.startup and (owner is None or reg.owner == owner):
+                del self.registrations[reg.id]
+        if owner is None:
+            self.deliveries.clear()
+            self.faults.clear()
+            with self._lock:
+                self._due.clear()
+            for task in list(self._sending):
+                task.cancel()  # a retry left over from before the reset must not reach a later test
+        else:
+            kept = [d for d in self.deliveries if d.owner != owner and d.registration.owner != owner]
+            self.deliveries.clear()
+            self.deliveries.extend(kept)
+
+    def _take_fault(self, reg: Registration) -> Fault | None:
+        for fault in self.faults:
+            if fault.remaining > 0 and fault.endpoint in (None, reg.id):
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    # -- the dispatcher task -------------------------------------------------------------
+
+    def _job_added(self, job: Job) -> None:
+        finish = job.created_at + job.queue_seconds + job.render_seconds
+        with self._lock:
+            heapq.heappush(self._due, (finish, next(self._seq), job.id))
+        self.wake()
+
+    def wake(self) -> None:
+        """Re-check now (a job was created or the clock changed). Safe from any thread."""
+        loop, event = self._loop, self._wake
+        if loop is None or event is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            event.set()
+        else:
+            loop.call_soon_threadsafe(event.set)
+
+    def ensure_started(self) -> None:
+        """Start on the running loop (from the lifespan, or the first request when lifespan is off)."""
+        loop = asyncio.get_running_loop()
+        if self._task is not None and not self._task.done() and self._loop is loop:
+            return
+        # A new loop (a test client's, after the last one closed without a lifespan) starts afresh.
+        self._loop = loop
+        self._sending = set()
+        self._wake = asyncio.Event()
+        self._http = httpx.AsyncClient(follow_redirects=False)
+        self._task = self._loop.create_task(self._run(), name="mockserver-webhooks")
+
+    async def stop(self) -> None:
+        # Only what runs on this loop can be stopped here; tasks of a loop that has since closed
+        # (an in-process ASGI client's) are already gone with it.
+        if self._loop is asyncio.get_running_loop():
+            tasks = [t for t in [self._task, *self._sending] if t is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self._http is not None:
+                await self._http.aclose()
+        self._task = self._http = self._loop = self._wake = None
+        self._sending = set()
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            self._wake.clear()
+            try:
+                self._announce_due()
+            except Exception:  # a bug here must not end webhooks for the rest of the run
+                log.exception("webhook dispatcher failed; continuing")
+            await self._sleep(self._seconds_to_next())
+
+    async def _sleep(self, seconds: float) -> None:
+        assert self._wake is not None
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, seconds))
+        except asyncio.TimeoutError:
+            pass
+
+    def _seconds_to_next(self) -> float:
+        with self._lock:
+            if not self._due:
+                return MAX_SLEEP_SECONDS
+            finish = self._due[0][0]
+        clock = self.server.clock
+        settings = clock.settings
+        if settings.frozen or settings.speed == 0:
+            return MAX_SLEEP_SECONDS  # only an advance (which wakes us) can move time
+        return min(MAX_SLEEP_SECONDS, (finish - clock.now()) / settings.speed)
+
+    def _announce_due(self) -> None:
+        now = self.server.clock.now()
+        due: list[str] = []
+        with self._lock:
+            while self._due and self._due[0][0] <= now:
+                due.append(heapq.heappop(self._due)[2])
+        for job_id in due:
+            job = self.server.store.get(job_id)
+            if job is not None:  # deleted or reset before it finished: nothing to announce
+                self._announce(job, now)
+
+    def _announce(self, job: Job, now: float) -> None:
+        regs = [r for r in self.registrations.values() if r.matches(job)]
+        if not regs:
+            return
+        event = {
+            "id": _new_id("evt"),
+            "object": "event",
+            "created_at": int(now),
+            "type": "video.failed" if job.outcome.failed else "video.completed",
+            "data": {"id": job.id},
+        }
+        for reg in regs:
+            fault = self._take_fault(reg)
+            delivery = Delivery(_new_id("wh"), event, reg, job.owner, fault.mode if fault else None)
+            self._send(delivery, delay=fault.delay_seconds if fault and fault.mode == "late" else 0.0)
+            if fault and fault.mode == "duplicate":
+                self._send(Delivery(delivery.webhook_id, event, reg, job.owner, "duplicate", copy=2), delay=0.0, after=delivery)
+
+    def _send(self, delivery: Delivery, *, delay: float, after: Delivery | None = None) -> None:
+        assert self._loop is not None
+        self.deliveries.append(delivery)
+        task = self._loop.create_task(self._deliver(delivery, delay, after))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    # -- delivery ------------------------------------------------------------------------
+
+    async def _deliver(self, delivery: Delivery, delay: float, after: Delivery | None) -> None:
+        reg = delivery.registration
+        body = json.dumps(delivery.event, separators=(",", ":"))
+        if delay:
+            await asyncio.sleep(delay)
+        while after is not None and after.status == "pending":  # a duplicate follows its original
+            await asyncio.sleep(0.01)
+        # A bad-signature fault signs with a secret nobody else has.
+        signer = Webhook(generate_secret() if delivery.fault == "bad_signature" else reg.secret)
+        for attempt in range(1, reg.max_attempts + 1):
+            timestamp = datetime.now(timezone.utc)
+            headers = {
+                "content-type": "application/json",
+                "user-agent": "mockserver-webhooks",
+                "webhook-id": delivery.webhook_id,
+                "webhook-timestamp": str(int(timestamp.timestamp())),
+                "webhook-signature": signer.sign(delivery.webhook_id, timestamp, body),
+            }
+            record: dict[str, Any] = {"attempt": attempt, "at": time.time(), "status_code": None, "error": None}
+            try:
+                assert self._http is not None
+                response = await self._http.post(reg.url, content=body, headers=headers, timeout=reg.timeout_seconds)
+                record["status_code"] = response.status_code
+                ok = 200 <= response.status_code < 300
+            except httpx.HTTPError as exc:
+                record["error"] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                ok = False
+            delivery.attempts.append(record)
+            self._journal(delivery, headers, record)
+            if ok:
+                delivery.status = "delivered"
+                return
+            if attempt < reg.max_attempts:
+                await asyncio.sleep(reg.backoff_seconds * 2 ** (attempt - 1))
+        delivery.status = "failed"
+        log.warning("webhook %s to %s failed after %d attempts", delivery.webhook_id, reg.url, reg.max_attempts)
+
+    def _journal(self, delivery: Delivery, headers: dict[str, str], record: dict[str, Any]) -> None:
+        # Outgoing calls are journaled beside incoming ones; the absolute URL as `path` tells them apart.
+        journal = self.server.journal
+        journal.append(Entry(
+            seq=journal.next_seq(), time=record["at"], virtual_time=self.server.clock.now(), method="POST",
+            path=delivery.registration.url, query={}, headers={k: v for k, v in headers.items() if k.startswith("webhook-")},
+            body=delivery.event, uploads={}, status=record["status_code"] or 0, owner=delivery.owner, key=None,
+            request_id=None, fault=delivery.fault,
+        ))
+
+    def find(self, *, endpoint: str | None = None, video_id: str | None = None, owner: str | None = None) -> list[Delivery]:
+        return [
+            d for d in self.deliveries
+            if (endpoint is None or d.registration.id == endpoint)
+            and (video_id is None or d.event["data"]["id"] == video_id)
+            and (owner is None or d.owner == owner)
+        ]
+
+
+# -- ASGI hooks ---------------------------------------------------------------------------
+
+
+class WebhookMiddleware:
+    """Starts the dispatcher on the serving loop, and wakes it after a clock change or reset.
+
+    Starting here as well as in the lifespan covers servers run with lifespan off (the pytest plugin).
+    """
+
+    def __init__(self, app: ASGIApp, dispatcher: WebhookDispatcher) -> None:
+        self.app = app
+        self.dispatcher = dispatcher
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.dispatcher.ensure_started()
+        await self.app(scope, receive, send)
+        if scope["method"] == "POST" and scope["path"].startswith("/__mock/clock/"):
+            self.dispatcher.wake()
+
+
+def lifespan(dispatcher: WebhookDispatcher) -> Any:
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def run(app: Any) -> Any:
+        dispatcher.ensure_started()
+        try:
+            yield
+        finally:
+            await dispatcher.stop()
+
+    return run
+
+
+# -- control routes: /__mock/webhooks -----------------------------------------------------
+
+
+def _positive(data: dict[str, Any], name: str, *, integer: bool = False) -> Any:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (integer and (value != int(value) or value < 1)):
+        kind = "a whole number >= 1" if integer else "a number >= 0"
+        raise bad_request(f"'{name}' must be {kind}, got {value!r}.", param=name, code="invalid_value")
+    return int(value) if integer else float(value)
+
+
+class WebhookRoutes:
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    @property
+    def dispatcher(self) -> WebhookDispatcher:
+        return self.server.webhooks
+
+    def routes(self) -> list[BaseRoute]:
+        from mockserver.control import check_access
+
+        def guarded(handler: Any) -> Any:
+            async def run(request: Request) -> Response:
+                check_access(self.server, request)
+                return await handler(request)
+
+            return run
+
+        return [
+            Route("/__mock/webhooks", guarded(self.endpoints), methods=["GET", "POST", "DELETE"]),
+            Route("/__mock/webhooks/deliveries", guarded(self.deliveries), methods=["GET"]),
+            Route("/__mock/webhooks/faults", guarded(self.faults), methods=["GET", "POST", "DELETE"]),
+            Route("/__mock/webhooks/{endpoint_id}", guarded(self.delete_endpoint), methods=["DELETE"]),
+        ]
+
+    async def endpoints(self, request: Request) -> Response:
+        from mockserver.control import _json_object, _owner
+
+        dispatcher = self.dispatcher
+        if request.method == "POST":
+            data = await _json_object(request)
+            url = data.get("url")
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise bad_request("Send {\"url\": \"http://127.0.0.1:9000/hook\"}, optionally with \"secret\", \"api_key\", \"max_attempts\", \"backoff_seconds\", \"timeout_seconds\".", param="url")
+            secret = check_secret(data["secret"]) if data.get("secret") is not None else generate_secret()
+            reg = dispatcher.register(
+                url, secret, owner=_owner(data, request),
+                max_attempts=_positive(data, "max_attempts", integer=True),
+                backoff_seconds=_positive(data, "backoff_seconds"),
+                timeout_seconds=_positive(data, "timeout_seconds"),
+            )
+            return JSONResponse(reg.to_json(), status_code=201)
+        owner = _owner(None, request)
+        regs = [r for r in dispatcher.registrations.values() if owner is None or r.owner == owner]
+        if request.method == "DELETE":
+            for reg in regs:
+                if not reg.startup:
+                    del dispatcher.registrations[reg.id]
+            regs = [r for r in regs if r.startup]
+        return JSONResponse({"object": "list", "data": [r.to_json() for r in regs]})
+
+    async def delete_endpoint(self, request: Request) -> Response:
+        endpoint_id = request.path_params["endpoint_id"]
+        if self.dispatcher.registrations.pop(endpoint_id, None) is None:
+            raise APIError(404, f"No webhook endpoint {endpoint_id!r}; GET /__mock/webhooks lists them.", code="webhook_not_found", param="endpoint_id")
+        return JSONResponse({"id": endpoint_id, "deleted": True})
+
+    async def deliveries(self, request: Request) -> Response:
+        from mockserver.control import _owner
+
+        query = request.query_params
+        found = self.dispatcher.find(endpoint=query.get("endpoint") or None, video_id=query.get("video_id") or None, owner=_owner(None, request))
+        return JSONResponse({"object": "list", "data": [d.to_json() for d in found]})
+
+    async def faults(self, request: Request) -> Response:
+        from mockserver.control import _json_object
+
+        dispatcher = self.dispatcher
+        if request.method == "POST":
+            data = await _json_object(request)
+            mode = data.get("mode")
+            if mode not in FAULT_MODES:
+                raise bad_request(f"'mode' must be one of {', '.join(FAULT_MODES)}; got {mode!r}.", param="mode", code="invalid_value")
+            endpoint = data.get("endpoint")
+            if endpoint is not None and endpoint not in dispatcher.registrations:
+                raise bad_request(f"No webhook endpoint {endpoint!r}.", param="endpoint")
+            delay = _positive(data, "delay_seconds")
+            fault = Fault(_new_id("whf"), mode, _positive(data, "count", integer=True) or 1, DEFAULT_LATE_SECONDS if delay is None else delay, endpoint)
+            dispatcher.faults.append(fault)
+            return JSONResponse(fault.to_json(), status_code=201)
+        if request.method == "DELETE":
+            dispatcher.faults.clear()
+        return JSONResponse({"object": "list", "data": [f.to_json() for f in dispatcher.faults]})
+
+
+def webhook_routes(server: Server) -> Iterable[BaseRoute]:
+    return WebhookRoutes(server).routes()
