@@ -12,6 +12,7 @@ import openai
 import pytest
 from openai import OpenAI
 
+from mockserver.client import MockControl
 from tests.processes import RunningServer, serve
 
 KEYS = {"main": "sk-main-key-0001", "pager": "sk-pager-key-0002", "other": "sk-other-key-0003", "basic": "sk-basic-key-0004"}
@@ -169,3 +170,13 @@ def test_input_reference_upload_and_object_forms(server: RunningServer, tmp_path
     assert both.status_code == 400 and both.json()["error"]["param"] == "input_reference"
     text_only = httpx.post(f"{server.base_url}/videos", headers=headers, files={"prompt": (None, "x"), "input_reference": (None, "not a file")})
     assert text_only.status_code == 400 and text_only.json()["error"]["param"] == "input_reference"
+
+
+def test_a_rate_limit_maps_to_rate_limit_error_with_retry_after(server: RunningServer) -> None:
+    control = MockControl(server.root)
+    control.faults.add(path="/v1/videos", method="GET", status=429, times=1, retry_after=1, api_key=KEYS["other"])
+    with pytest.raises(openai.RateLimitError) as limited:
+        client(server, "other", max_retries=0).videos.list()
+    assert limited.value.response.headers["retry-after"] == "1"
+    assert limited.value.body["code"] == "rate_limit_exceeded"
+    assert client(server, "other", max_retries=0).videos.list().data is not None  # `times=1`: only the first
