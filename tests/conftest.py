@@ -7,6 +7,7 @@ pytest11 entry point; with only PYTHONPATH set, it is not, so register it here o
 from __future__ import annotations
 
 import importlib
+from typing import Iterator
 
 import pytest
 
@@ -14,3 +15,12 @@ import pytest
 def pytest_configure(config: pytest.Config) -> None:
     if not config.pluginmanager.has_plugin("mockserver"):
         config.pluginmanager.register(importlib.import_module("mockserver.pytest_plugin"), "mockserver")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """One private redis-server per test process (xdist worker); tests separate by key prefix."""
+    from tests.redis_server import redis_server
+
+    with redis_server() as url:
+        yield url

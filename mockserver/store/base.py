@@ -1,0 +1,107 @@
+"""The store interface: everything a running fake remembers, so that several processes can share it.
+
+A job's status is derived from the clock (jobs.state), so the store never holds a status. It holds:
+- job records, with per-owner creation order for cursor pages;
+- the finish times of jobs nobody has announced yet (webhooks claim them exactly once);
+- small JSON documents by kind and id, kept in insertion order: characters, the clock, fault rules,
+  rate-limit windows, scripted outcomes, webhook registrations and deliveries, the journal;
+- named counters (ids under --seed, fault ids).
+
+Everything a control call changes goes through here, so two workers never disagree. Read-modify-
+write goes through `update`, which each back-end makes atomic (a lock, a SQLite write transaction,
+a Redis WATCH/MULTI), so two workers hitting one rate limit count every request once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Iterable, Protocol, TypeVar
+
+from mockserver.jobs import Job, Outcome
+
+T = TypeVar("T")
+# `update` hands the current document (None if absent) to a function returning (new document or
+# None to delete it, result for the caller). It may be called more than once, so it must be pure.
+Updater = Callable[[Any], tuple[Any, T]]
+
+
+class StoreError(Exception):
+    """A store URL that cannot work, or a back-end that cannot be reached; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Character:
+    id: str
+    owner: str
+    name: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    jobs: list[Job]
+    has_more: bool
+
+
+class Store(Protocol):
+    url: str  # for display: never carries a password
+    shared: bool  # other processes may use the same state (so `serve --workers N` is safe)
+
+    # -- jobs ------------------------------------------------------------------------------
+    def add(self, job: Job) -> None:
+        """Record a job and schedule its announcement at the time it finishes."""
+    def get(self, job_id: str) -> Job | None: ...
+    def delete(self, job_id: str) -> bool: ...
+    def page(self, owner: str, *, after: str | None, limit: int, descending: bool) -> Page:
+        """Jobs of one owner in creation order; a deleted `after` still works as a cursor."""
+    def __len__(self) -> int: ...
+
+    # -- announcements -----------------------------------------------------------------------
+    def claim_due(self, now: float, limit: int = 100) -> list[str]:
+        """Ids of jobs finished by `now` and not claimed before; each id is returned once, to one caller."""
+    def next_due(self) -> float | None:
+        """The earliest unclaimed finish time."""
+
+    # -- documents ---------------------------------------------------------------------------
+    # Plain JSON data only (dicts, lists, str, numbers, bool, None): the memory store keeps the
+    # caller's object as it is, so a document must not be changed after it was put.
+    def get_doc(self, kind: str, doc_id: str) -> Any: ...
+    def put_doc(self, kind: str, doc_id: str, doc: Any, *, keep: int | None = None) -> None:
+        """Insert or replace; a replaced document keeps its place. `keep`: drop the oldest beyond N."""
+    def update(self, kind: str, doc_id: str, change: Updater[T]) -> T: ...
+    def docs(self, kind: str) -> list[Any]:
+        """Every document of a kind, oldest first."""
+    def delete_docs(self, kind: str, ids: Iterable[str] | None = None) -> int:
+        """The given ids, or (None) every document of the kind; returns how many went."""
+
+    # -- counters ----------------------------------------------------------------------------
+    def next_number(self, name: str) -> int:
+        """1, 2, 3, ... per name, across every process sharing the store."""
+
+    # -- everything --------------------------------------------------------------------------
+    def clear(self) -> None:
+        """Forget everything: jobs, characters, documents, counters."""
+    def close(self) -> None: ...
+
+
+# -- codecs for back-ends that keep JSON ----------------------------------------------------
+
+
+def job_to_json(job: Job) -> dict[str, Any]:
+    return asdict(job)
+
+
+def job_from_json(data: dict[str, Any]) -> Job:
+    return Job(**{**data, "outcome": Outcome(**data["outcome"])})
+
+
+def finish_time(job: Job) -> float:
+    return job.created_at + job.queue_seconds + job.render_seconds
+
+
+def character_to_json(character: Character) -> dict[str, Any]:
+    return asdict(character)
+
+
+def character_from_json(data: dict[str, Any]) -> Character:
+    return Character(**data)
