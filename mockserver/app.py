@@ -30,7 +30,7 @@ from mockserver.profiles import ProfileIds, RenderContext, RequestOriginMiddlewa
 from mockserver.profiles.base import request_origin
 from mockserver.routes import VideoRoutes
 from mockserver.service import JobView, TimingPlan, VideoService
-from mockserver.store import MemoryStore, Store
+from mockserver.store import Store, open_store
 from mockserver.webhooks import WebhookDispatcher, WebhookMiddleware, lifespan, webhook_routes
 
 log = logging.getLogger("mockserver")
@@ -39,25 +39,46 @@ log = logging.getLogger("mockserver")
 class Server:
     """Everything one running fake holds; the app's routes and the control API share it."""
 
-    def __init__(self, config: ServerConfig, *, store: Store | None = None, clock: Clock | None = None) -> None:
+    def __init__(self, config: ServerConfig, *, store: Store | None = None, clock: Clock | None = None, boot: bool = True) -> None:
         self.config = config
         self.started = time.monotonic()
         # A dialect (`serve --profile`) transforms how things are said, never what happens to a job.
         self.profile = profiles.load(config.profile, config.extra.get("profile_options"))
         self.contract = Contract.load(self.profile.contract_name(config.spec))
         self.vocabulary = self.profile.vocabulary(self.contract.vocabulary)  # the status words clients see
-        self.clock = clock or Clock()
-        self.ids = ProfileIds(IdFactory(config.seed), self.profile)
-        self.scripts = ScriptQueue()
+        # Everything that changes at run time lives in the store, so workers sharing it agree.
+        self.store: Store = store if store is not None else open_store(config.store)
+        self.clock = clock or Clock(self.store)
+        self.ids = ProfileIds(IdFactory(config.seed, self.store.next_number), self.profile)
+        self.scripts = ScriptQueue(self.store)
         self.media = MediaLibrary(config.fixtures_dir) if config.fixtures_dir else MediaLibrary()
-        self.store: Store = store or MemoryStore()
         self.service = VideoService(
             self.store, self.clock, self.media, self.ids, TimingPlan(dict(config.timings), config.speed), self.scripts
         )
         self.auth = Authenticator(config)
-        self.journal = Journal(config.journal_size)
-        self.faults = FaultBook(config.faults, seed=config.seed)
-        self.webhooks = WebhookDispatcher(self)  # after `service`: it watches the jobs the service adds
+        self.journal = Journal(self.store, config.journal_size, config.admin_token)
+        self.faults = FaultBook(self.store, config.faults, seed=config.seed)
+        self.webhooks = WebhookDispatcher(self)
+        if boot:
+            self.boot()
+
+    def boot(self) -> None:
+        """Put this configuration's start-up faults and webhook endpoints into the store.
+
+        They replace those of an earlier run on the same store; jobs, the clock and whatever was set
+        at run time stay. With several workers the parent process boots once, before they start.
+        """
+        self.faults.install_startup()
+        self.webhooks.install_startup()
+
+    def reset(self) -> int:
+        """Everything back to start-up state; returns how many jobs were forgotten."""
+        jobs = len(self.store)
+        self.store.clear()  # jobs, journal, scripts, faults and their counters, the clock, id counters
+        self.faults.reset()  # re-seeds this process's randomness
+        self.webhooks.reset()  # cancels deliveries still retrying
+        self.boot()
+        return jobs
 
     def render_video(self, view: JobView) -> dict[str, Any]:
         doc = wire.video(view.job, view.state, self.vocabulary)
@@ -153,7 +174,7 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
             Middleware(WebhookMiddleware, dispatcher=server.webhooks),
             Middleware(OpenAIHeadersMiddleware),
             Middleware(RequestOriginMiddleware),
-            Middleware(JournalMiddleware, journal=server.journal, virtual_now=server.clock.now, admin_token=server.config.admin_token),
+            Middleware(JournalMiddleware, journal=server.journal, virtual_now=server.clock.now),
             Middleware(FaultMiddleware, book=server.faults, render_error=server.render_error),
         ],
         exception_handlers={APIError: api_error, HTTPException: http_error, Exception: unexpected},

@@ -7,8 +7,8 @@ job at once. The settings are plain data so that a shared store can hold them fo
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
-from typing import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
@@ -26,23 +26,63 @@ class ClockSettings:
         return self.anchor_virtual + (real - self.anchor_real) * self.speed
 
 
-class Clock:
-    def __init__(self, real_time: Callable[[], float] = time.time) -> None:
-        self._real_time = real_time
-        self.settings = self._real_settings()
+REAL_TIME = ClockSettings(anchor_real=0.0, anchor_virtual=0.0)  # virtual time = real time
 
-    def _real_settings(self) -> ClockSettings:
-        now = self._real_time()
-        return ClockSettings(anchor_real=now, anchor_virtual=now)
+
+class _Local:
+    """Where a Clock without a store keeps its settings (a lone Clock in a unit test)."""
+
+    def __init__(self) -> None:
+        self.doc: dict[str, Any] | None = None
+
+    def get_doc(self, kind: str, doc_id: str) -> Any:
+        return self.doc
+
+    def update(self, kind: str, doc_id: str, change: Callable[[Any], tuple[Any, Any]]) -> Any:
+        self.doc, result = change(self.doc)
+        return result
+
+
+class Clock:
+    """Reads its settings from the store on every use, so every worker sharing a store shares the time.
+
+    No settings stored means real time. Every change is a read-modify-write through `store.update`,
+    atomic across processes, so two workers advancing at once both count.
+    """
+
+    KIND, ID = "settings", "clock"
+
+    def __init__(self, store: Any = None, real_time: Callable[[], float] = time.time) -> None:
+        self._store = store if store is not None else _Local()
+        self._real_time = real_time
+        self._cached: tuple[Any, ClockSettings] = (None, REAL_TIME)
+
+    @property
+    def settings(self) -> ClockSettings:
+        doc = self._store.get_doc(self.KIND, self.ID)
+        cached_doc, cached = self._cached
+        if doc is cached_doc or doc == cached_doc:  # the same settings as last time: skip rebuilding them
+            return cached
+        settings = ClockSettings(**doc) if doc else REAL_TIME
+        self._cached = (doc, settings)
+        return settings
 
     def now(self) -> float:
         return self.settings.at(self._real_time())
 
+    def _change(self, make: Callable[[ClockSettings, float], ClockSettings | None]) -> ClockSettings:
+        real = self._real_time()
+
+        def change(doc: Any) -> tuple[Any, ClockSettings]:
+            current = ClockSettings(**doc) if doc else REAL_TIME
+            new = make(current, real)
+            return (asdict(new) if new is not None else None), (new or REAL_TIME)
+
+        return self._store.update(self.KIND, self.ID, change)  # type: ignore[no-any-return]
+
     def _reanchor(self, **changes: float | bool) -> ClockSettings:
         # Re-anchoring at "now" keeps virtual time continuous across every change of speed or freeze.
-        real = self._real_time()
-        self.settings = replace(self.settings, anchor_real=real, anchor_virtual=self.settings.at(real), **changes)
-        return self.settings
+        return self._change(lambda current, real: replace(current, anchor_real=real, anchor_virtual=current.at(real), **changes))
 
     def freeze(self) -> ClockSettings:
         return self._reanchor(frozen=True)
@@ -53,9 +93,9 @@ class Clock:
     def advance(self, seconds: float) -> ClockSettings:
         if seconds < 0:
             raise ValueError("the clock only moves forward: jobs cannot un-happen")
-        settings = self._reanchor()
-        self.settings = replace(settings, anchor_virtual=settings.anchor_virtual + seconds)
-        return self.settings
+        return self._change(
+            lambda current, real: replace(current, anchor_real=real, anchor_virtual=current.at(real) + seconds)
+        )
 
     def set_speed(self, speed: float) -> ClockSettings:
         if speed < 0:
@@ -64,14 +104,9 @@ class Clock:
 
     def reset(self) -> ClockSettings:
         """Back to real time. Virtual time may jump backwards; only `reset` is allowed to do that."""
-        self.settings = self._real_settings()
-        return self.settings
+        return self._change(lambda current, real: None)
 
     def describe(self) -> dict[str, float | bool]:
-        return {
-            "now": self.now(),
-            "real_now": self._real_time(),
-            "speed": self.settings.speed,
-            "frozen": self.settings.frozen,
-            "offset": self.now() - self._real_time(),
-        }
+        settings, real = self.settings, self._real_time()
+        now = settings.at(real)
+        return {"now": now, "real_now": real, "speed": settings.speed, "frozen": settings.frozen, "offset": now - real}

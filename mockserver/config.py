@@ -41,6 +41,7 @@ class ServerConfig:
     # Start-up faults (--fault, --rate-limit, --latency-ms, the config file's `faults:`); reset restores them.
     faults: tuple[FaultRule, ...] = ()
     journal_size: int = DEFAULT_JOURNAL_SIZE
+    store: str = "memory:"  # where state lives (see mockserver.store): memory:, sqlite:///PATH, redis://HOST:PORT/DB
     extra: dict[str, Any] = field(default_factory=dict)  # config-file sections later features read
 
 

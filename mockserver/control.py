@@ -68,15 +68,7 @@ def reset(server: Server, owner: str | None = None) -> dict[str, Any]:
     A key-scoped reset leaves the clock alone: it is shared by every key.
     """
     if owner is None:
-        jobs = len(server.store)
-        server.store.clear()
-        server.journal.clear()
-        server.scripts.clear()
-        server.faults.reset()
-        server.clock.reset()
-        server.ids.reset()
-        server.webhooks.reset()
-        return {"reset": "all", "jobs_removed": jobs}
+        return {"reset": "all", "jobs_removed": server.reset()}
     removed = 0
     while True:  # page from the start each time: deleted entries are skipped, so this terminates
         page = server.store.page(owner, after=None, limit=500, descending=False)

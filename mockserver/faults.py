@@ -15,9 +15,10 @@ import asyncio
 import math
 import random
 import re
+import secrets
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
 
 from starlette.requests import Request
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.errors import APIError
 from mockserver.service import owner_of
+from mockserver.store import Store
 
 CONTROL_PREFIX = "/__mock/"
 ERROR_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -70,6 +72,7 @@ class FaultRule:
     rate_limit: RateLimit | None = None
     owner: str | None = None  # fingerprint of the one API key this rule is for (never the key itself)
     id: str = ""
+    startup: bool = False  # from flags or the config file: a reset restores it, a restart replaces it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +87,15 @@ class FaultRule:
             "rate_limit": {"requests": self.rate_limit.requests, "seconds": self.rate_limit.seconds} if self.rate_limit else None,
             "owner": self.owner,
         }
+
+    def to_record(self) -> dict[str, Any]:
+        return {**self.to_json(), "startup": self.startup}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> FaultRule:
+        rate_limit = record.get("rate_limit")
+        fields = {k: v for k, v in record.items() if k != "nonce"}
+        return cls(**{**fields, "rate_limit": RateLimit(**rate_limit) if rate_limit else None})
 
 
 def _number(value: Any, name: str, kind: type = float, low: float | None = None, high: float | None = None) -> Any:
@@ -189,12 +201,10 @@ def _path_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(regex + "/?")
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Compiled:
     rule: FaultRule
     path: re.Pattern[str]
-    fired: int = 0
-    windows: dict[str, tuple[float, int]] = field(default_factory=dict)  # owner -> (window start, count)
 
     def matches(self, method: str, path: str, owner: str) -> bool:
         rule = self.rule
@@ -225,97 +235,145 @@ def _duration(seconds: float) -> str:
 
 
 class FaultBook:
-    """The rules in force, their counters, and the seeded randomness; shared by middleware and control API."""
+    """The rules in force and their counters, kept in the store; shared by middleware and control API.
 
-    def __init__(self, startup: Iterable[FaultRule] = (), seed: int | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+    Rules are documents (kind `faults`), compiled once per rule id in each process. The budget of a
+    rule with `times` and the window of a rate limit are counted through `store.update`, so workers
+    sharing a store count every request once. The seeded randomness of `probability` is each
+    process's own: with one worker a seed replays the same faults; with several, which request a
+    probabilistic fault hits depends on which worker served it.
+    """
+
+    RULES, FIRED, WINDOWS = "faults", "fault_fired", "rate_windows"
+
+    def __init__(self, store: Store, startup: Iterable[FaultRule] = (), seed: int | None = None,
+                 wall_time: Callable[[], float] = time.time) -> None:
+        self.store = store
         self.startup = tuple(startup)
         self.seed = seed
-        self._monotonic = monotonic
-        self._lock = threading.Lock()
-        self._rules: list[_Compiled] = []
-        self._next_id = 1
+        self._wall_time = wall_time  # wall time, not monotonic: windows are shared between processes
+        self._random_lock = threading.Lock()
         self._random = random.Random(seed)
-        self.reset()
+        self._compiled: dict[str, _Compiled] = {}
+
+    def install_startup(self) -> None:
+        """Replace the start-up rules kept in the store with this configuration's (at boot and on reset)."""
+        stale = [rule.id for rule in self._all() if rule.startup]
+        self.store.delete_docs(self.RULES, stale)
+        self.add(*(replace(rule, startup=True) for rule in self.startup))
 
     def reset(self) -> None:
         """Back to the start-up rules (flags and config file), fresh counters, re-seeded randomness."""
-        with self._lock:
-            self._rules = []
-            self._next_id = 1
+        for kind in (self.RULES, self.FIRED, self.WINDOWS):
+            self.store.delete_docs(kind)
+        with self._random_lock:
             self._random = random.Random(self.seed)
-        self.add(*self.startup)
+        self.install_startup()
 
     def add(self, *rules: FaultRule) -> list[FaultRule]:
-        with self._lock:
-            added = []
-            for rule in rules:
-                rule = replace(rule, id=f"fault_{self._next_id}")
-                self._next_id += 1
-                self._rules.append(_Compiled(rule, _path_regex(rule.path)))
-                added.append(rule)
-            return added
+        added = []
+        for rule in rules:
+            rule = replace(rule, id=f"fault_{self.store.next_number('fault')}")
+            # Ids start again at fault_1 after a reset; the nonce tells a new fault_1 from a cached old one.
+            self.store.put_doc(self.RULES, rule.id, {**rule.to_record(), "nonce": secrets.token_hex(8)})
+            added.append(rule)
+        return added
+
+    def _all(self) -> list[FaultRule]:
+        return [FaultRule.from_record(doc) for doc in self.store.docs(self.RULES)]
 
     def rules(self, owner: str | None = None) -> list[FaultRule]:
-        with self._lock:
-            return [c.rule for c in self._rules if owner is None or c.rule.owner in (None, owner)]
+        return [rule for rule in self._all() if owner is None or rule.owner in (None, owner)]
 
     def remove(self, *, rule_id: str | None = None, owner: str | None = None) -> int:
         """Remove one rule, or every rule for one key, or (neither given) every rule."""
-        with self._lock:
-            before = len(self._rules)
-            if rule_id is not None:
-                self._rules = [c for c in self._rules if c.rule.id != rule_id]
-            elif owner is not None:
-                self._rules = [c for c in self._rules if c.rule.owner != owner]
-                for compiled in self._rules:
-                    compiled.windows.pop(owner, None)
-            else:
-                self._rules = []
-            return before - len(self._rules)
+        rules = self._all()
+        if rule_id is not None:
+            gone = [r.id for r in rules if r.id == rule_id]
+        elif owner is not None:
+            gone = [r.id for r in rules if r.owner == owner]
+            self.store.delete_docs(self.WINDOWS, [f"{r.id}:{owner}" for r in rules])
+        else:
+            gone = [r.id for r in rules]
+        return self.store.delete_docs(self.RULES, gone)
+
+    def _active(self) -> list[_Compiled]:
+        docs = self.store.docs(self.RULES)
+        if not docs:
+            return []
+        active = []
+        for doc in docs:
+            compiled = self._compiled.get(doc["nonce"])
+            if compiled is None:  # a rule is never changed, only added or removed
+                rule = FaultRule.from_record(doc)
+                compiled = self._compiled[doc["nonce"]] = _Compiled(rule, _path_regex(rule.path))
+            active.append(compiled)
+        if len(self._compiled) > 2 * len(active) + 64:  # forget removed rules, so the cache stays small
+            self._compiled = {doc["nonce"]: c for doc, c in zip(docs, active)}
+        return active
 
     def decide(self, method: str, path: str, owner: str) -> Decision | None:
-        if path.startswith(CONTROL_PREFIX) or not self._rules:
+        if path.startswith(CONTROL_PREFIX):
             return None
-        with self._lock:  # counters and the shared random sequence must advance atomically
-            latency = 0
-            fired: list[str] = []  # ids of the rules that acted, for the journal
-            added: list[tuple[str, str]] = []
-            for compiled in self._rules:
-                if not compiled.matches(method, path, owner):
-                    continue
-                rule = compiled.rule
-                if rule.rate_limit is not None:
-                    limited = self._rate_limit(compiled, owner, added)
-                    if limited is not None:
-                        return replace(limited, latency_ms=latency)
-                    continue
-                if rule.times is not None and compiled.fired >= rule.times:
-                    continue
-                if rule.probability < 1 and self._random.random() >= rule.probability:
-                    continue
-                compiled.fired += 1
-                latency += rule.latency_ms
-                fired.append(rule.id)
-                if rule.status is not None:
-                    headers = list(added)
-                    retry_after = rule.retry_after if rule.retry_after is not None else (1 if rule.status == 429 else None)
-                    if retry_after is not None:
-                        headers.append(("retry-after", str(retry_after)))
-                    message = f"{_MESSAGES[rule.status]} (injected by mock fault {rule.id})"
-                    return Decision(latency, rule.status, message, tuple(headers), ",".join(fired))
-            if latency or added:
-                return Decision(latency_ms=latency, headers=tuple(added), rule_id=",".join(fired) or None)
+        active = self._active()
+        if not active:
             return None
+        latency = 0
+        fired: list[str] = []  # ids of the rules that acted, for the journal
+        added: list[tuple[str, str]] = []
+        for compiled in active:
+            if not compiled.matches(method, path, owner):
+                continue
+            rule = compiled.rule
+            if rule.rate_limit is not None:
+                limited = self._rate_limit(rule, owner, added)
+                if limited is not None:
+                    return replace(limited, latency_ms=latency)
+                continue
+            if rule.times is not None and (self.store.get_doc(self.FIRED, rule.id) or 0) >= rule.times:
+                continue
+            if rule.probability < 1:
+                with self._random_lock:
+                    if self._random.random() >= rule.probability:
+                        continue
+            if rule.times is not None and not self._take(rule.id, rule.times):
+                continue  # another worker used the last of the budget meanwhile
+            latency += rule.latency_ms
+            fired.append(rule.id)
+            if rule.status is not None:
+                headers = list(added)
+                retry_after = rule.retry_after if rule.retry_after is not None else (1 if rule.status == 429 else None)
+                if retry_after is not None:
+                    headers.append(("retry-after", str(retry_after)))
+                message = f"{_MESSAGES[rule.status]} (injected by mock fault {rule.id})"
+                return Decision(latency, rule.status, message, tuple(headers), ",".join(fired))
+        if latency or added:
+            return Decision(latency_ms=latency, headers=tuple(added), rule_id=",".join(fired) or None)
+        return None
 
-    def _rate_limit(self, compiled: _Compiled, owner: str, headers: list[tuple[str, str]]) -> Decision | None:
-        limit = compiled.rule.rate_limit
+    def _take(self, rule_id: str, times: int) -> bool:
+        def take(used: Any) -> tuple[Any, bool]:
+            used = used or 0
+            return (used + 1, True) if used < times else (used, False)
+
+        return self.store.update(self.FIRED, rule_id, take)
+
+    def _rate_limit(self, rule: FaultRule, owner: str, headers: list[tuple[str, str]]) -> Decision | None:
+        limit = rule.rate_limit
         assert limit is not None
-        now = self._monotonic()
-        start, count = compiled.windows.get(owner, (now, 0))
-        if now - start >= limit.seconds:
-            start, count = now, 0
+        now = self._wall_time()
+
+        def count(window: Any) -> tuple[Any, tuple[bool, float, int]]:
+            start, used = window or (now, 0)
+            if now - start >= limit.seconds:
+                start, used = now, 0
+            if used >= limit.requests:
+                return [start, used], (False, start, used)  # a refused request does not count
+            return [start, used + 1], (True, start, used)
+
+        allowed, start, used = self.store.update(self.WINDOWS, f"{rule.id}:{owner}", count)
         reset_in = limit.seconds - (now - start)
-        if count >= limit.requests:
+        if not allowed:
             retry_after = max(1, math.ceil(reset_in))
             limited = [
                 ("retry-after", str(retry_after)),
@@ -325,14 +383,13 @@ class FaultBook:
             ]
             message = (
                 f"Rate limit reached for requests: limit {limit.requests} per {limit.seconds:g}s "
-                f"(mock fault {compiled.rule.id}). Please try again in {retry_after}s."
+                f"(mock fault {rule.id}). Please try again in {retry_after}s."
             )
-            return Decision(status=429, message=message, headers=tuple(limited), rule_id=compiled.rule.id)
-        compiled.windows[owner] = (start, count + 1)
+            return Decision(status=429, message=message, headers=tuple(limited), rule_id=rule.id)
         headers[:] = [h for h in headers if not h[0].startswith("x-ratelimit-")]
         headers += [
             ("x-ratelimit-limit-requests", str(limit.requests)),
-            ("x-ratelimit-remaining-requests", str(limit.requests - count - 1)),
+            ("x-ratelimit-remaining-requests", str(limit.requests - used - 1)),
             ("x-ratelimit-reset-requests", _duration(reset_in)),
         ]
         return None

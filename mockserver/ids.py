@@ -1,26 +1,31 @@
-"""Job and character ids: random by default, reproducible with a seed."""
+"""Job and character ids: random by default, reproducible with a seed.
+
+With a seed, the n-th id of a kind is a hash of (seed, kind, n), and n comes from the store's
+counter: every worker sharing a store draws from one sequence, so none repeats another's ids,
+and a reset (which clears the counters) replays the same ids.
+"""
 
 from __future__ import annotations
 
-import random
+import hashlib
 import secrets
-import threading
+from typing import Callable
 
 
 class IdFactory:
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, seed: int | None = None, counter: Callable[[str], int] | None = None) -> None:
         self.seed = seed
-        self._random = random.Random(seed) if seed is not None else None
-        self._lock = threading.Lock()
+        self._counter = counter or _local_counter()
 
     def new(self, prefix: str) -> str:
         # 32 hex digits, the length of the official `video_68d7512d07848190b3e45da0ecbebcde` ids.
-        if self._random is None:
+        if self.seed is None:
             return f"{prefix}_{secrets.token_hex(16)}"
-        with self._lock:
-            return f"{prefix}_{self._random.getrandbits(128):032x}"
+        n = self._counter(f"id:{prefix}")
+        return f"{prefix}_{hashlib.sha256(f'{self.seed}:{prefix}:{n}'.encode()).hexdigest()[:32]}"
 
-    def reset(self) -> None:
-        if self.seed is not None:
-            with self._lock:
-                self._random = random.Random(self.seed)
+
+def _local_counter() -> Callable[[str], int]:
+    from mockserver.store.memory import MemoryStore
+
+    return MemoryStore().next_number

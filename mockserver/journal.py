@@ -11,10 +11,7 @@ Control-API calls (`/__mock/...`) are not journaled.
 from __future__ import annotations
 
 import fnmatch
-import itertools
-import threading
 import time
-from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
@@ -25,6 +22,7 @@ from mockserver.auth import mask
 from mockserver.config import DEFAULT_JOURNAL_SIZE
 from mockserver.faults import ANONYMOUS, CONTROL_PREFIX
 from mockserver.service import owner_of
+from mockserver.store import Store
 
 # Headers that carry a credential in some client or gateway; their values are masked.
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
@@ -53,27 +51,74 @@ class Entry:
         return asdict(self)
 
 
-class Journal:
-    """A bounded ring buffer; appends and reads are cheap and thread-safe."""
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    """What the middleware saw, before masking and decoding: cheap to take on the hot path.
 
-    def __init__(self, size: int = DEFAULT_JOURNAL_SIZE) -> None:
+    A memory store keeps these as they are and they are turned into entries when read, so a busy
+    server pays for masking only when a test looks. A shared store gets the masked entry at once:
+    nothing unmasked ever leaves the process.
+    """
+
+    seq: int
+    time: float
+    virtual_time: float
+    method: str
+    path: str
+    query: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: dict[str, Any] | None
+    uploads: dict[str, dict[str, Any]]
+    status: int
+    request_id: str | None
+    fault: str | None
+
+    def entry(self, admin_token: str | None) -> Entry:
+        headers, owner, key = _masked_headers(self.headers, admin_token)
+        return Entry(
+            seq=self.seq, time=self.time, virtual_time=self.virtual_time, method=self.method, path=self.path,
+            query=_query(self.query), headers=headers, body=self.body,
+            uploads={name: dict(upload) for name, upload in self.uploads.items()}, status=self.status,
+            owner=owner, key=key, request_id=self.request_id, fault=self.fault,
+        )
+
+
+class Journal:
+    """The newest `size` entries, kept in the store (kind `journal`), so every worker's requests are in it."""
+
+    KIND = "journal"
+
+    def __init__(self, store: Store, size: int = DEFAULT_JOURNAL_SIZE, admin_token: str | None = None) -> None:
         if size < 0:
             raise ValueError("journal size must be >= 0")
+        self.store = store
         self.size = size
-        self._entries: deque[Entry] = deque(maxlen=size)
-        self._seq = itertools.count(1)
-        self._lock = threading.Lock()
+        self.admin_token = admin_token
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.store.docs(self.KIND))
 
     def next_seq(self) -> int:
-        return next(self._seq)
+        return self.store.next_number(self.KIND)
 
-    def append(self, entry: Entry) -> None:
-        if self.size:
-            with self._lock:
-                self._entries.append(entry)
+    def append(self, entry: Entry | RawEntry) -> None:
+        if not self.size:
+            return
+        record: Any = entry
+        if self.store.shared:
+            record = (entry.entry(self.admin_token) if isinstance(entry, RawEntry) else entry).to_json()
+        self.store.put_doc(self.KIND, str(entry.seq), record, keep=self.size)
+
+    def _entries(self) -> list[Entry]:
+        entries = []
+        for record in self.store.docs(self.KIND):
+            if isinstance(record, RawEntry):
+                entries.append(record.entry(self.admin_token))
+            elif isinstance(record, Entry):
+                entries.append(record)
+            else:
+                entries.append(Entry(**record))
+        return entries
 
     def find(
         self,
@@ -85,11 +130,9 @@ class Journal:
         limit: int | None = None,
     ) -> list[Entry]:
         """Oldest first. `path` may be a glob (`/v1/videos/*`); `limit` keeps the newest N."""
-        with self._lock:
-            entries = list(self._entries)
         selected = [
             e
-            for e in entries
+            for e in self._entries()
             if (path is None or e.path == path or fnmatch.fnmatchcase(e.path, path))
             and (method is None or e.method == method.upper())
             and (owner is None or e.owner == owner)
@@ -98,15 +141,9 @@ class Journal:
         return selected[-limit:] if limit else selected
 
     def clear(self, owner: str | None = None) -> int:
-        with self._lock:
-            before = len(self._entries)
-            if owner is None:
-                self._entries.clear()
-            else:
-                kept = [e for e in self._entries if e.owner != owner]
-                self._entries.clear()
-                self._entries.extend(kept)
-            return before - len(self._entries)
+        if owner is None:
+            return self.store.delete_docs(self.KIND)
+        return self.store.delete_docs(self.KIND, [str(e.seq) for e in self._entries() if e.owner == owner])
 
 
 def _masked_headers(raw: Iterable[tuple[bytes, bytes]], admin_token: str | None) -> tuple[dict[str, str], str, str | None]:
@@ -135,11 +172,10 @@ def _query(raw: bytes) -> dict[str, list[str]]:
 class JournalMiddleware:
     """Pure ASGI: records each API request once its response has started (or failed)."""
 
-    def __init__(self, app: ASGIApp, journal: Journal, virtual_now: Callable[[], float], admin_token: str | None = None) -> None:
+    def __init__(self, app: ASGIApp, journal: Journal, virtual_now: Callable[[], float]) -> None:
         self.app = app
         self.journal = journal
         self.virtual_now = virtual_now
-        self.admin_token = admin_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX) or not self.journal.size:
@@ -158,22 +194,18 @@ class JournalMiddleware:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            headers, owner, key = _masked_headers(scope.get("headers", ()), self.admin_token)
-            uploads = state.get(STATE_UPLOADS) or {}
             self.journal.append(
-                Entry(
+                RawEntry(
                     seq=self.journal.next_seq(),
                     time=started_real,
                     virtual_time=started_virtual,
                     method=scope["method"],
                     path=scope["path"],
-                    query=_query(scope.get("query_string", b"")),
-                    headers=headers,
+                    query=scope.get("query_string", b""),
+                    headers=tuple(scope.get("headers", ())),
                     body=state.get(STATE_BODY),
-                    uploads={name: dict(upload) for name, upload in uploads.items()},
+                    uploads=state.get(STATE_UPLOADS) or {},
                     status=status,
-                    owner=owner,
-                    key=key,
                     request_id=state.get("request_id"),
                     fault=state.get("fault"),
                 )

@@ -10,13 +10,12 @@ Three ways, first match wins, all decided at creation so parallel tests never sh
 from __future__ import annotations
 
 import re
-import threading
-from collections import deque
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 from mockserver.errors import APIError
 from mockserver.jobs import Outcome
+from mockserver.store import Store
 
 OUTCOME_HEADER = "x-mock-outcome"
 DURATION_HEADER = "x-mock-duration"
@@ -37,6 +36,20 @@ class Script:
 
     def to_json(self) -> dict[str, object]:
         return {"outcome": self.outcome.describe() if self.outcome else None, "duration": self.duration}
+
+    def to_record(self, owner: str | None) -> dict[str, Any]:
+        """For the store: plain JSON, with the queue's owner so a listing can group by key."""
+        outcome = self.outcome
+        return {
+            "outcome": None if outcome is None else {"failed": outcome.failed, "code": outcome.code, "message": outcome.message},
+            "duration": self.duration,
+            "owner": owner,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Script:
+        outcome = record.get("outcome")
+        return cls(Outcome(**outcome) if outcome else None, record.get("duration"))
 
 
 def parse_outcome(text: str, *, param: str = OUTCOME_HEADER) -> Outcome:
@@ -88,48 +101,53 @@ def from_prompt(prompt: str | None) -> Script:
 
 
 class ScriptQueue:
-    """FIFO queues of scripts for the next creates that did not choose their own.
+    """FIFO queues of scripts for the next creates that did not choose their own, kept in the store.
 
     One queue per API key (by fingerprint) plus a shared one. A create takes from its own key's
     queue first and only then from the shared queue, so parallel tests that each script their own
-    key never consume each other's outcomes.
+    key never consume each other's outcomes. Each queue is one document changed atomically, so
+    workers sharing a store hand out every scripted outcome exactly once.
     """
 
-    def __init__(self) -> None:
-        self._shared: deque[Script] = deque()
-        self._by_owner: dict[str, deque[Script]] = {}
-        self._lock = threading.Lock()
+    KIND = "scripts"
+    SHARED = "*"  # not a fingerprint (those are hex), so no key's queue can collide with it
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
     def push(self, *scripts: Script, owner: str | None = None) -> int:
-        with self._lock:
-            queue = self._shared if owner is None else self._by_owner.setdefault(owner, deque())
-            queue.extend(scripts)
-            return len(queue)
+        items = [s.to_record(owner) for s in scripts]
+        return self._store.update(self.KIND, owner or self.SHARED, lambda queue: ([*(queue or []), *items], len(queue or []) + len(items)))
+
+    def _pop_from(self, name: str) -> Script | None:
+        def take(queue: Any) -> tuple[Any, Any]:
+            if not queue:
+                return None, None
+            return (queue[1:] or None), queue[0]  # an emptied queue is deleted, not kept as []
+
+        record = self._store.update(self.KIND, name, take)
+        return Script.from_record(record) if record is not None else None
 
     def pop(self, owner: str | None = None) -> Script | None:
-        with self._lock:
-            own = self._by_owner.get(owner) if owner is not None else None
-            if own:
-                script = own.popleft()
-                if not own:
-                    del self._by_owner[owner]  # type: ignore[arg-type]
-                return script
-            return self._shared.popleft() if self._shared else None
+        own = self._pop_from(owner) if owner is not None else None
+        return own or self._pop_from(self.SHARED)
 
     def pending(self, owner: str | None = None) -> list[Script]:
         """The shared queue (owner None), or one key's own queue."""
-        with self._lock:
-            return list(self._shared if owner is None else self._by_owner.get(owner, ()))
+        return [Script.from_record(r) for r in self._store.get_doc(self.KIND, owner or self.SHARED) or []]
 
     def pending_by_owner(self) -> dict[str, list[Script]]:
-        with self._lock:
-            return {owner: list(queue) for owner, queue in self._by_owner.items()}
+        # `docs` loses the ids, so ask per owner: each record carries its queue's owner.
+        by_owner: dict[str, list[Script]] = {}
+        for queue in self._store.docs(self.KIND):
+            for record in queue:
+                if record["owner"] is not None:
+                    by_owner.setdefault(record["owner"], []).append(Script.from_record(record))
+        return by_owner
 
     def clear(self, owner: str | None = None) -> None:
         """Everything (owner None), or one key's queue only."""
-        with self._lock:
-            if owner is None:
-                self._shared.clear()
-                self._by_owner.clear()
-            else:
-                self._by_owner.pop(owner, None)
+        if owner is None:
+            self._store.delete_docs(self.KIND)
+        else:
+            self._store.delete_docs(self.KIND, [owner])

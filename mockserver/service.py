@@ -19,7 +19,9 @@ from mockserver.jobs import Job, JobState, Outcome, Phase, state
 from mockserver.media import MediaFile, MediaLibrary
 from mockserver.outcomes import Script, ScriptQueue
 from mockserver.store import Character, Page, Store
+from mockserver.store.base import character_from_json, character_to_json
 
+CHARACTERS = "characters"  # the store's document kind
 NOT_READY_HEADERS = {"x-should-retry": "false"}  # the SDKs would otherwise retry a 409 twice
 
 
@@ -196,11 +198,11 @@ class VideoService:
 
     def create_character(self, owner: str, name: str) -> Character:
         character = Character(self.ids.new("char"), owner, name, math.floor(self.clock.now()))
-        self.store.add_character(character)
+        self.store.put_doc(CHARACTERS, character.id, character_to_json(character))
         return character
 
     def get_character(self, owner: str, character_id: str) -> Character:
-        character = self.store.get_character(character_id)
-        if character is None or character.owner != owner:
+        record = self.store.get_doc(CHARACTERS, character_id)
+        if record is None or record["owner"] != owner:
             raise not_found("character", character_id)
-        return character
+        return character_from_json(record)

@@ -23,14 +23,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import heapq
-import itertools
 import json
 import logging
 import secrets
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable
@@ -95,6 +91,13 @@ class Registration:
     def matches(self, job: Job) -> bool:
         return self.owner is None or self.owner == job.owner
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Registration:
+        return cls(
+            record["id"], record["url"], record["secret"], record["owner"], record["source"] == "startup",
+            record["max_attempts"], record["backoff_seconds"], record["timeout_seconds"],
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -120,6 +123,10 @@ class Fault:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "mode": self.mode, "remaining": self.remaining, "delay_seconds": self.delay_seconds, "endpoint": self.endpoint}
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Fault:
+        return cls(record["id"], record["mode"], record["remaining"], record["delay_seconds"], record["endpoint"])
+
 
 @dataclass
 class Delivery:
@@ -144,53 +151,41 @@ class Delivery:
             "copy": self.copy,
             "status": self.status,
             "attempts": list(self.attempts),
+            "owner": self.owner,
         }
 
-
-class _ObservedStore:
-    """The job store, reporting each added job to the dispatcher; everything else passes through."""
-
-    def __init__(self, inner: Any, on_add: Any) -> None:
-        self._inner = inner
-        self._on_add = on_add
-
-    def add(self, job: Job) -> None:
-        self._inner.add(job)
-        self._on_add(job)
-
-    def __len__(self) -> int:
-        return len(self._inner)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    @property
+    def key(self) -> str:
+        return f"{self.webhook_id}:{self.copy}"
 
 
 class WebhookDispatcher:
+    """Announces finished jobs. Registrations, faults and deliveries live in the store; each process
+    sharing it runs a dispatcher, and `store.claim_due` hands each finished job to exactly one of them."""
+
+    REGISTRATIONS, FAULTS, DELIVERIES = "webhooks", "webhook_faults", "deliveries"
+
     def __init__(self, server: Server) -> None:
         self.server = server
+        self.store = server.store
         settings: dict[str, Any] = dict(server.config.extra.get("webhooks") or {})
         self.max_attempts = int(settings.get("max_attempts", DEFAULT_MAX_ATTEMPTS))
         self.backoff_seconds = float(settings.get("backoff_seconds", DEFAULT_BACKOFF_SECONDS))
         self.timeout_seconds = float(settings.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
-        self.secret: str | None = settings.get("secret")
-        self.registrations: dict[str, Registration] = {}
-        for url in settings.get("urls") or ():
-            self.secret = self.secret or generate_secret()
-            self.register(str(url), self.secret, owner=None, startup=True)
-        self.deliveries: deque[Delivery] = deque(maxlen=MAX_DELIVERIES)
-        self.faults: list[Fault] = []
-        self._due: list[tuple[float, int, str]] = []  # (virtual finish time, tiebreak, job id)
-        self._seq = itertools.count()
-        self._lock = threading.Lock()  # jobs may be added from another thread (pytest plugin, benchmarks)
+        self.startup_urls = [str(url) for url in settings.get("urls") or ()]
+        # `serve` fixes a generated secret before it starts workers, so that all of them sign alike.
+        self.secret: str | None = settings.get("secret") or (generate_secret() if self.startup_urls else None)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
-        # Every job the service creates passes through here (the service holds the store it was given).
-        server.service.store = _ObservedStore(server.service.store, self._job_added)  # type: ignore[assignment]
 
     # -- registrations and faults --------------------------------------------------------
+
+    @property
+    def registrations(self) -> dict[str, Registration]:
+        return {doc["id"]: Registration.from_record(doc) for doc in self.store.docs(self.REGISTRATIONS)}
 
     def register(self, url: str, secret: str, *, owner: str | None, startup: bool = False, max_attempts: int | None = None,
                  backoff_seconds: float | None = None, timeout_seconds: float | None = None) -> Registration:
@@ -200,42 +195,58 @@ class WebhookDispatcher:
             self.backoff_seconds if backoff_seconds is None else backoff_seconds,
             self.timeout_seconds if timeout_seconds is None else timeout_seconds,
         )
-        self.registrations[reg.id] = reg
+        self.store.put_doc(self.REGISTRATIONS, reg.id, reg.to_json())
         return reg
+
+    def unregister(self, ids: Iterable[str]) -> int:
+        return self.store.delete_docs(self.REGISTRATIONS, ids)
+
+    def install_startup(self) -> None:
+        """Replace the start-up endpoints kept in the store with this configuration's (at boot and on reset)."""
+        self.unregister([reg.id for reg in self.registrations.values() if reg.startup])
+        for url in self.startup_urls:
+            assert self.secret is not None
+            self.register(url, self.secret, owner=None, startup=True)
 
     def reset(self, owner: str | None = None) -> None:
         """Drop run-time registrations, deliveries and faults (all, or one key's); start-up endpoints stay."""
-        for reg in list(self.registrations.values()):
-            if not reg.startup and (owner is None or reg.owner == owner):
-                del self.registrations[reg.id]
+        self.unregister([r.id for r in self.registrations.values() if not r.startup and (owner is None or r.owner == owner)])
         if owner is None:
-            self.deliveries.clear()
-            self.faults.clear()
-            with self._lock:
-                self._due.clear()
+            self.store.delete_docs(self.DELIVERIES)
+            self.store.delete_docs(self.FAULTS)
             for task in list(self._sending):
                 task.cancel()  # a retry left over from before the reset must not reach a later test
         else:
-            kept = [d for d in self.deliveries if d.owner != owner and d.registration.owner != owner]
-            self.deliveries.clear()
-            self.deliveries.extend(kept)
+            self.store.delete_docs(self.DELIVERIES, [
+                f"{d['webhook_id']}:{d['copy']}" for d in self.store.docs(self.DELIVERIES) if d["owner"] == owner
+            ])
+
+    @property
+    def faults(self) -> list[Fault]:
+        return [Fault.from_record(doc) for doc in self.store.docs(self.FAULTS)]
+
+    def add_fault(self, fault: Fault) -> None:
+        self.store.put_doc(self.FAULTS, fault.id, fault.to_json())
+
+    def clear_faults(self) -> None:
+        self.store.delete_docs(self.FAULTS)
 
     def _take_fault(self, reg: Registration) -> Fault | None:
         for fault in self.faults:
-            if fault.remaining > 0 and fault.endpoint in (None, reg.id):
-                fault.remaining -= 1
-                if fault.remaining == 0:
-                    self.faults.remove(fault)
+            if fault.remaining <= 0 or fault.endpoint not in (None, reg.id):
+                continue
+
+            def take(doc: Any) -> tuple[Any, bool]:
+                if not doc or doc["remaining"] <= 0:
+                    return doc, False  # another worker took the last one meanwhile
+                left = doc["remaining"] - 1
+                return ({**doc, "remaining": left} if left else None), True
+
+            if self.store.update(self.FAULTS, fault.id, take):
                 return fault
         return None
 
     # -- the dispatcher task -------------------------------------------------------------
-
-    def _job_added(self, job: Job) -> None:
-        finish = job.created_at + job.queue_seconds + job.render_seconds
-        with self._lock:
-            heapq.heappush(self._due, (finish, next(self._seq), job.id))
-        self.wake()
 
     def wake(self) -> None:
         """Re-check now (a job was created or the clock changed). Safe from any thread."""
@@ -282,7 +293,7 @@ class WebhookDispatcher:
             self._wake.clear()
             try:
                 self._announce_due()
-            except Exception:  # a bug here must not end webhooks for the rest of the run
+            except Exception:  # a bug or a store hiccup here must not end webhooks for the rest of the run
                 log.exception("webhook dispatcher failed; continuing")
             await self._sleep(self._seconds_to_next())
 
@@ -294,29 +305,31 @@ class WebhookDispatcher:
             pass
 
     def _seconds_to_next(self) -> float:
-        with self._lock:
-            if not self._due:
-                return MAX_SLEEP_SECONDS
-            finish = self._due[0][0]
-        clock = self.server.clock
-        settings = clock.settings
+        try:
+            finish = self.store.next_due()
+        except Exception:
+            return MAX_SLEEP_SECONDS
+        if finish is None:
+            return MAX_SLEEP_SECONDS
+        settings = self.server.clock.settings
         if settings.frozen or settings.speed == 0:
             return MAX_SLEEP_SECONDS  # only an advance (which wakes us) can move time
-        return min(MAX_SLEEP_SECONDS, (finish - clock.now()) / settings.speed)
+        return min(MAX_SLEEP_SECONDS, (finish - self.server.clock.now()) / settings.speed)
 
     def _announce_due(self) -> None:
         now = self.server.clock.now()
-        due: list[str] = []
-        with self._lock:
-            while self._due and self._due[0][0] <= now:
-                due.append(heapq.heappop(self._due)[2])
-        for job_id in due:
-            job = self.server.store.get(job_id)
-            if job is not None:  # deleted or reset before it finished: nothing to announce
-                self._announce(job, now)
+        while True:
+            due = self.store.claim_due(now)
+            regs = [r for r in self.registrations.values()] if due else []
+            for job_id in due:
+                job = self.store.get(job_id)
+                if job is not None:  # deleted or reset before it finished: nothing to announce
+                    self._announce(job, now, regs)
+            if len(due) < 100:
+                return
 
-    def _announce(self, job: Job, now: float) -> None:
-        regs = [r for r in self.registrations.values() if r.matches(job)]
+    def _announce(self, job: Job, now: float, registrations: list[Registration]) -> None:
+        regs = [r for r in registrations if r.matches(job)]
         if not regs:
             return
         event = {
@@ -335,7 +348,7 @@ class WebhookDispatcher:
 
     def _send(self, delivery: Delivery, *, delay: float, after: Delivery | None = None) -> None:
         assert self._loop is not None
-        self.deliveries.append(delivery)
+        self._record(delivery)
         task = self._loop.create_task(self._deliver(delivery, delay, after))
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
@@ -370,13 +383,16 @@ class WebhookDispatcher:
                 record["error"] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 ok = False
             delivery.attempts.append(record)
-            self._journal(delivery, headers, record)
             if ok:
                 delivery.status = "delivered"
+            self._record(delivery)
+            self._journal(delivery, headers, record)
+            if ok:
                 return
             if attempt < reg.max_attempts:
                 await asyncio.sleep(reg.backoff_seconds * 2 ** (attempt - 1))
         delivery.status = "failed"
+        self._record(delivery)
         log.warning("webhook %s to %s failed after %d attempts", delivery.webhook_id, reg.url, reg.max_attempts)
 
     def _journal(self, delivery: Delivery, headers: dict[str, str], record: dict[str, Any]) -> None:
@@ -389,12 +405,15 @@ class WebhookDispatcher:
             request_id=None, fault=delivery.fault,
         ))
 
-    def find(self, *, endpoint: str | None = None, video_id: str | None = None, owner: str | None = None) -> list[Delivery]:
+    def _record(self, delivery: Delivery) -> None:
+        self.store.put_doc(self.DELIVERIES, delivery.key, delivery.to_json(), keep=MAX_DELIVERIES)
+
+    def find(self, *, endpoint: str | None = None, video_id: str | None = None, owner: str | None = None) -> list[dict[str, Any]]:
         return [
-            d for d in self.deliveries
-            if (endpoint is None or d.registration.id == endpoint)
-            and (video_id is None or d.event["data"]["id"] == video_id)
-            and (owner is None or d.owner == owner)
+            d for d in self.store.docs(self.DELIVERIES)
+            if (endpoint is None or d["endpoint"] == endpoint)
+            and (video_id is None or d["video_id"] == video_id)
+            and (owner is None or d["owner"] == owner)
         ]
 
 
@@ -417,7 +436,7 @@ class WebhookMiddleware:
             return
         self.dispatcher.ensure_started()
         await self.app(scope, receive, send)
-        if scope["method"] == "POST" and scope["path"].startswith("/__mock/clock/"):
+        if scope["method"] == "POST":  # a create (a job to announce) or a clock change: look again now
             self.dispatcher.wake()
 
 
@@ -493,15 +512,13 @@ class WebhookRoutes:
         owner = _owner(None, request)
         regs = [r for r in dispatcher.registrations.values() if owner is None or r.owner == owner]
         if request.method == "DELETE":
-            for reg in regs:
-                if not reg.startup:
-                    del dispatcher.registrations[reg.id]
+            dispatcher.unregister([r.id for r in regs if not r.startup])
             regs = [r for r in regs if r.startup]
         return JSONResponse({"object": "list", "data": [r.to_json() for r in regs]})
 
     async def delete_endpoint(self, request: Request) -> Response:
         endpoint_id = request.path_params["endpoint_id"]
-        if self.dispatcher.registrations.pop(endpoint_id, None) is None:
+        if not self.dispatcher.unregister([endpoint_id]):
             raise APIError(404, f"No webhook endpoint {endpoint_id!r}; GET /__mock/webhooks lists them.", code="webhook_not_found", param="endpoint_id")
         return JSONResponse({"id": endpoint_id, "deleted": True})
 
@@ -510,7 +527,7 @@ class WebhookRoutes:
 
         query = request.query_params
         found = self.dispatcher.find(endpoint=query.get("endpoint") or None, video_id=query.get("video_id") or None, owner=_owner(None, request))
-        return JSONResponse({"object": "list", "data": [d.to_json() for d in found]})
+        return JSONResponse({"object": "list", "data": [{k: v for k, v in d.items() if k != "owner"} for d in found]})
 
     async def faults(self, request: Request) -> Response:
         from mockserver.control import _json_object
@@ -526,10 +543,10 @@ class WebhookRoutes:
                 raise bad_request(f"No webhook endpoint {endpoint!r}.", param="endpoint")
             delay = _positive(data, "delay_seconds")
             fault = Fault(_new_id("whf"), mode, _positive(data, "count", integer=True) or 1, DEFAULT_LATE_SECONDS if delay is None else delay, endpoint)
-            dispatcher.faults.append(fault)
+            dispatcher.add_fault(fault)
             return JSONResponse(fault.to_json(), status_code=201)
         if request.method == "DELETE":
-            dispatcher.faults.clear()
+            dispatcher.clear_faults()
         return JSONResponse({"object": "list", "data": [f.to_json() for f in dispatcher.faults]})
 
 
