@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -99,6 +100,8 @@ class Server:
             "spec": str(self.contract.source),
             "base_path": self.contract.base_path,
             "profile": self.profile.name,
+            "store": self.store.url,
+            "pid": os.getpid(),  # which worker answered, with `serve --workers N`
         }
 
 

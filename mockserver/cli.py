@@ -57,6 +57,12 @@ def add_serve_parser(subparsers: Any) -> None:
     p.add_argument("--journal-size", type=int, default=None, metavar="N", help="how many requests the /__mock/journal keeps (default: 1000; 0 turns it off)")
     p.add_argument("--webhook-url", action="append", default=None, metavar="URL", help="send signed video.completed/video.failed events here (repeatable)")
     p.add_argument("--webhook-secret", default=None, metavar="whsec_...", help="Standard Webhooks secret for --webhook-url endpoints (default: generated and printed)")
+    p.add_argument(
+        "--store", default=None, metavar="URL",
+        help="where jobs and settings live: memory: (default; gone when the server stops), sqlite:///PATH "
+        "(survives restarts; shared by --workers on one host), redis://HOST:PORT/DB[?prefix=NAME] (shared by several hosts)",
+    )
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: 1); more than one needs a shared --store")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="log verbosity (default: info)")
     p.set_defaults(run=run_serve)
 
@@ -76,6 +82,7 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
     except FaultError as exc:
         raise ConfigError(str(exc)) from None
     journal_size = args.journal_size if args.journal_size is not None else file.get("journal_size", DEFAULT_JOURNAL_SIZE)
+    store = args.store or str(file.get("store", "memory:"))
     if not isinstance(journal_size, int) or journal_size < 0:
         raise ConfigError(f"journal size must be a whole number >= 0, got {journal_size!r}")
     return ServerConfig(
@@ -90,6 +97,7 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         loopback_only=_is_loopback(args.host),
         faults=faults,
         journal_size=journal_size,
+        store=store,
         profile=args.profile or str(file.get("profile", "reference")),
         extra={**file, "profile_options": profiles.options_from(file.get("profile_options"), args.profile_option), "webhooks": _webhook_settings(file, args)},
     )
@@ -112,44 +120,70 @@ def _webhook_settings(file: dict[str, Any], args: argparse.Namespace) -> dict[st
     return settings
 
 
+def _workers(args: argparse.Namespace, config: ServerConfig) -> int:
+    workers = args.workers if args.workers is not None else int(config.extra.get("workers", 1))
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if workers > 1 and config.store.strip() in ("memory", "memory:", "memory://"):
+        raise ConfigError(
+            f"--workers {workers} needs a store the workers share. The memory: store lives inside one process, so each "
+            "worker would keep its own jobs and a client would get 404 for a job another worker created. Use "
+            "--store sqlite:///mockserver.db (workers on one host) or --store redis://127.0.0.1:6379/0 (several hosts)."
+        )
+    return workers
+
+
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from mockserver.app import create_app
+    from mockserver.app import Server, create_app
     from mockserver.contract import ContractError
+    from mockserver.store import StoreError
 
     try:
         config = build_config(args)
-        app = create_app(config)
-    except (ConfigError, ContractError) as exc:
+        workers = _workers(args, config)
+        # The parent boots the store once (start-up faults and webhook endpoints); workers only use it.
+        server = Server(config)
+        app = create_app(server=server)
+    except (ConfigError, ContractError, StoreError) as exc:
         print(f"mockserver serve: {exc}", file=sys.stderr)
         return 2
-    base_path = app.state.server.contract.base_path
-    webhooks = app.state.server.webhooks
-    if webhooks.registrations and not config.extra["webhooks"].get("secret"):
+    base_path = server.contract.base_path
+    webhooks = server.webhooks
+    if webhooks.startup_urls and not config.extra["webhooks"].get("secret"):
         print(f"mockserver: webhook secret (generated; fix it with --webhook-secret): {webhooks.secret}", flush=True)
+
+    def announce(host: str, port: int) -> None:
+        shown = f"[{host}]" if ":" in host else host
+        print(f"mockserver {__version__}: base URL http://{shown}:{port}{base_path}", flush=True)
+        print(f"  health: http://{shown}:{port}/__mock/health   spec: http://{shown}:{port}/openapi.yaml", flush=True)
+        print(f"  store: {server.store.url}" + (f"   workers: {workers}" if workers > 1 else ""), flush=True)
 
     class AnnouncingServer(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets=sockets)
-            for server in self.servers:
-                for sock in server.sockets:
-                    host, port = sock.getsockname()[:2]
-                    shown = f"[{host}]" if ":" in host else host
-                    print(f"mockserver {__version__}: base URL http://{shown}:{port}{base_path}", flush=True)
-                    print(f"  health: http://{shown}:{port}/__mock/health   spec: http://{shown}:{port}/openapi.yaml", flush=True)
+            for listener in self.servers:
+                for sock in listener.sockets:
+                    announce(*sock.getsockname()[:2])
                     return
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     # uvicorn formats each access-log line's arguments whenever the logger has a handler, even at a
     # level that drops the line; so ask for the access log only at a level that prints it.
     access_log = args.log_level in ("info", "debug")
-    server = AnnouncingServer(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log))
+    if workers > 1:
+        from mockserver import workers as worker_app
+
+        server.store.close()
+        return worker_app.run(config, workers, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log, announce=announce)
+    uvicorn_server = AnnouncingServer(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log))
     try:
-        server.run()
+        uvicorn_server.run()
     except KeyboardInterrupt:
         # uvicorn has already shut down gracefully; it re-raises Ctrl-C for the caller to see.
         pass
+    server.store.close()
     print("mockserver: stopped", flush=True)
     return 0
 
