@@ -8,6 +8,7 @@ known from /__mock/health on that same connection.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 import uuid
@@ -215,3 +216,34 @@ def test_two_servers_on_one_redis_serve_one_set_of_jobs(two_servers_on_redis: Pr
 
 def test_two_hundred_concurrent_creates_across_two_servers_on_redis(two_servers_on_redis: Processes) -> None:
     _many_concurrent_creates(two_servers_on_redis)
+
+
+def test_a_webhook_registered_through_one_server_is_sent_once_for_a_job_made_through_the_other(
+    two_servers_on_redis: Processes,
+) -> None:
+    from tests.test_webhooks import Receiver
+
+    receiver = Receiver()
+    try:
+        with two_servers_on_redis.on(0) as (a, root_a, _):
+            a.post(f"{root_a}/__mock/clock/freeze").raise_for_status()
+            a.post(f"{root_a}/__mock/webhooks", json={"url": receiver.url, "api_key": KEY}).raise_for_status()
+        with two_servers_on_redis.on(1) as (b, root_b, _):
+            created = _create(b, root_b, **{"X-Mock-Duration": "2"})
+            b.post(f"{root_b}/__mock/clock/advance", json={"seconds": 10}).raise_for_status()
+        ((headers, body),) = receiver.wait_for(1)
+        assert json.loads(body)["data"]["id"] == created["id"]
+        with two_servers_on_redis.on(0) as (a, root_a, _):
+            deadline = time.monotonic() + 10
+            while True:  # the delivery log, written by whichever server sent it, read through the other
+                deliveries = a.get(f"{root_a}/__mock/webhooks/deliveries", params={"video_id": created["id"]}).json()["data"]
+                if deliveries and deliveries[0]["status"] == "delivered":
+                    break
+                assert time.monotonic() < deadline, deliveries
+                time.sleep(0.05)  # a poll interval, bounded by the deadline above
+            assert [d["webhook_id"] for d in deliveries] == [headers["webhook-id"]]
+        # Both servers' dispatchers look for due jobs at least twice a second; still exactly one call.
+        with pytest.raises(TimeoutError):
+            receiver.wait_for(2, deadline_s=1.5)
+    finally:
+        receiver.close()
