@@ -110,3 +110,27 @@ def test_bad_options_get_a_clear_usage_error() -> None:
     result = conform("--base-url", "http://127.0.0.1:1/v1", "--phases", "lifecycle,smoke", "--dry-run")
     assert result.returncode == 2
     assert "unknown phase(s) smoke" in result.stderr
+
+
+def test_deviations_are_reported_under_their_own_heading_and_fail_the_run_only_with_strict(tmp_path: Path) -> None:
+    # aihubmix's base64-JSON ids and extra fields are what the schema permits but the official API never sends.
+    args = ("--phases", "lifecycle", "--mock-duration", "0.6", "--no-failed-job", "--quiet", "--report", "json,junit")
+    with serve("--profile", "aihubmix", "--speed", "0") as server:
+        result = conform("--base-url", server.base_url, *args, "--report-dir", str(tmp_path), env={"OPENAI_API_KEY": KEY})
+        strict = conform("--base-url", server.base_url, *args, "--report-dir", str(tmp_path / "strict"), "--strict", env={"OPENAI_API_KEY": KEY})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "DEVN  id_format" in result.stdout and "Failures:" not in result.stdout
+    deviations = result.stdout.split("Deviations (", 1)[1]
+    assert "[undeclared_fields]" in deviations and "undeclared field(s) `duration`, `width`, `height`" in deviations
+    assert "id 'eyJ" in deviations and "`video_` followed by hex digits" in deviations
+    assert "PASSED" in result.stdout and "0 failed, 2 with deviations" in result.stdout
+    data = json.loads((tmp_path / "conform-report.json").read_text())
+    assert data["passed"] is True and data["failed_checks"] == []
+    assert data["deviation_checks"] == ["id_format", "undeclared_fields"]
+    assert data["checks"]["id_format"]["severity"] == "deviation" and data["checks"]["id_format"]["status"] == "deviation"
+    assert data["checks"]["status_vocabulary"]["severity"] == "error"
+    junit = ET.parse(tmp_path / "conform-junit.xml").getroot()
+    assert junit.get("failures") == "0"
+    case = junit.find("testcase[@name='id_format']")
+    assert case is not None and case.find("failure") is None and "deviation" in (case.findtext("system-out") or "")
+    assert strict.returncode == 1 and "--strict: deviations fail the run (id_format, undeclared_fields)" in strict.stdout

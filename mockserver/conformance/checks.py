@@ -4,10 +4,14 @@ Like schemathesis checks, each rule is a function registered with a decorator. I
 recorded run and yields a verdict per thing it judged: `Passed`, `Failed` (with the exchange,
 what the contract expects and what the server did, in plain words) or `Skipped` (with why). The
 names are stable: reports, tests and quirk profiles refer to them.
+
+Each check has a severity (report.py): `error` (the contract says otherwise; the default) or
+`deviation` (the contract permits it but the official API does not do it; dialect_checks.py).
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Union
 
@@ -15,6 +19,7 @@ from jsonschema import Draft202012Validator
 
 from mockserver.conformance.exchange import Exchange
 from mockserver.conformance.lifecycle import JobTrace, LifecycleRun
+from mockserver.conformance.report import ERROR, SEVERITIES
 from mockserver.contract import Contract
 from mockserver.jobs import Phase
 
@@ -45,14 +50,18 @@ class LifecycleCheck:
     name: str
     description: str
     function: CheckFunction
+    severity: str = ERROR
 
 
 CHECKS: dict[str, LifecycleCheck] = {}
 
 
-def check(description: str) -> Callable[[CheckFunction], CheckFunction]:
+def check(description: str, severity: str = ERROR) -> Callable[[CheckFunction], CheckFunction]:
+    if severity not in SEVERITIES:
+        raise ValueError(f"severity {severity!r}: choose from {', '.join(SEVERITIES)}")
+
     def register(function: CheckFunction) -> CheckFunction:
-        CHECKS[function.__name__] = LifecycleCheck(function.__name__, description, function)
+        CHECKS[function.__name__] = LifecycleCheck(function.__name__, description, function, severity)
         return function
 
     return register
@@ -107,14 +116,14 @@ def _video_schema(contract: Contract) -> dict[str, Any]:
     return contract.resolve(response["content"]["application/json"]["schema"])
 
 
-_validators: dict[int, Draft202012Validator] = {}
+# Compiled once per contract, not per response; weak, so a freed contract's id is never mistaken for another's.
+_validators: weakref.WeakKeyDictionary[Contract, Draft202012Validator] = weakref.WeakKeyDictionary()
 
 
 def _video_validator(contract: Contract) -> Draft202012Validator:
-    # Compiled once per contract, not per response.
-    if id(contract) not in _validators:
-        _validators[id(contract)] = contract.validator_for(_video_schema(contract))
-    return _validators[id(contract)]
+    if contract not in _validators:
+        _validators[contract] = contract.validator_for(_video_schema(contract))
+    return _validators[contract]
 
 
 def _status_enum(contract: Contract) -> list[str]:

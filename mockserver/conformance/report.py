@@ -3,6 +3,12 @@
 `Report` is the structured result of `run_conformance` (see `failed_checks()`); `render_text`
 is the terminal summary; `write_reports` writes `junit` and `json` files. Every string that
 leaves this module goes through `Redactor`, so the API key never appears in output or files.
+
+Every check has a severity. An `error` check that finds something fails the run (status
+`fail`, exit code 1). A `deviation` check reports what the contract's schema permits but the
+official API does not do (an id of another shape, fields it never sends): a team evaluating a
+provider must see it, so it is listed under its own heading with status `deviation`, but it
+does not fail the run on its own (`mockserver conform --strict` makes it fail).
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from xml.etree import ElementTree as ET
 from mockserver.auth import mask
 
 REPORT_FORMATS = ("junit", "json")
+ERROR = "error"  # the contract says otherwise: fails the run
+DEVIATION = "deviation"  # the contract permits it, the official API does not do it: reported, does not fail
+SEVERITIES = (ERROR, DEVIATION)
 MAX_FINDINGS_PER_CHECK = 5  # in the terminal; the files keep them all
 
 
@@ -38,6 +47,7 @@ class CheckResult:
     name: str
     source: str  # "lifecycle" or "schemathesis"
     description: str = ""
+    severity: str = ERROR  # see SEVERITIES
     passed: int = 0
     failed: int = 0
     skipped: int = 0
@@ -47,7 +57,7 @@ class CheckResult:
     @property
     def status(self) -> str:
         if self.failed:
-            return "fail"
+            return "deviation" if self.severity == DEVIATION else "fail"
         if self.passed:
             return "pass"
         return "skipped"
@@ -85,13 +95,18 @@ class Report:
     started_at: float = field(default_factory=time.time)
     duration: float = 0.0
 
-    def result(self, name: str, source: str, description: str = "") -> CheckResult:
+    def result(self, name: str, source: str, description: str = "", severity: str = ERROR) -> CheckResult:
         if name not in self.checks:
-            self.checks[name] = CheckResult(name, source, description)
+            self.checks[name] = CheckResult(name, source, description, severity)
         return self.checks[name]
 
     def failed_checks(self) -> list[str]:
+        """Checks of severity `error` that found something: these fail the run."""
         return [name for name, result in self.checks.items() if result.status == "fail"]
+
+    def deviation_checks(self) -> list[str]:
+        """Checks of severity `deviation` that found something: reported, but the run still passes."""
+        return [name for name, result in self.checks.items() if result.status == "deviation"]
 
     def skipped_checks(self) -> list[str]:
         return [name for name, result in self.checks.items() if result.status == "skipped"]
@@ -105,13 +120,14 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        """Everything that ran passed and the run itself had no errors."""
+        """No `error` check found anything and the run itself had no errors (deviations do not count)."""
         return not self.failed_checks() and not self.errors
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["passed"] = self.passed
         data["failed_checks"] = self.failed_checks()
+        data["deviation_checks"] = self.deviation_checks()
         for name, result in self.checks.items():
             data["checks"][name]["status"] = result.status
         return data
@@ -141,7 +157,7 @@ class Redactor:
 
 # -- terminal ------------------------------------------------------------------------------
 
-_MARK = {"pass": "PASS", "fail": "FAIL", "skipped": "SKIP"}
+_MARK = {"pass": "PASS", "fail": "FAIL", "deviation": "DEVN", "skipped": "SKIP"}
 
 
 def render_text(report: Report, redact: Redactor | None = None) -> str:
@@ -163,18 +179,16 @@ def render_text(report: Report, redact: Redactor | None = None) -> str:
                 line += f"  ({'; '.join(result.skip_reasons[:2])})"
             lines.append(line)
         lines.append("")
-    failing = [r for r in report.checks.values() if r.findings]
-    if failing:
-        lines.append("Failures:")
-        for result in failing:
-            for finding in result.findings[:MAX_FINDINGS_PER_CHECK]:
-                lines.append(f"  [{result.name}] {finding.operation}" + (f" ({finding.step})" if finding.step else ""))
-                lines.append(f"    expected: {finding.expected}")
-                lines.append(f"    actual:   {finding.actual}")
-                lines.append(f"    reproduce: {finding.curl}")
-            hidden = len(result.findings) - MAX_FINDINGS_PER_CHECK
-            if hidden > 0:
-                lines.append(f"  [{result.name}] ... and {hidden} more (see the json report)")
+    for heading, status in (
+        ("Failures:", "fail"),
+        ("Deviations (the contract permits them, the official API does not do them; they do not fail the run):", "deviation"),
+    ):
+        results = [r for r in report.checks.values() if r.findings and r.status == status]
+        if not results:
+            continue
+        lines.append(heading)
+        for result in results:
+            lines += _finding_lines(result)
         lines.append("")
     if report.errors:
         lines.append("Errors (the run could not check something):")
@@ -187,14 +201,28 @@ def render_text(report: Report, redact: Redactor | None = None) -> str:
         f"Creates: {report.creates_sent} sent of at most {report.max_creates} (--max-creates)"
         + (f"; {refused} job-creating request(s) not sent: " + ", ".join(f"{op} x{n}" for op, n in report.creates_refused.items()) if refused else "")
     )
-    counts = {status: sum(1 for r in report.checks.values() if r.status == status) for status in ("pass", "fail", "skipped")}
+    counts = {status: sum(1 for r in report.checks.values() if r.status == status) for status in _MARK}
     verdict = "PASSED" if report.passed else "FAILED"
     lines.append(
-        f"{verdict}: {counts['pass']} checks passed, {counts['fail']} failed, {counts['skipped']} skipped"
+        f"{verdict}: {counts['pass']} checks passed, {counts['fail']} failed, "
+        f"{counts['deviation']} with deviations, {counts['skipped']} skipped"
         + (f", {len(report.errors)} error(s)" if report.errors else "")
         + f" in {report.duration:.1f}s"
     )
     return redact("\n".join(lines))
+
+
+def _finding_lines(result: CheckResult) -> list[str]:
+    lines: list[str] = []
+    for finding in result.findings[:MAX_FINDINGS_PER_CHECK]:
+        lines.append(f"  [{result.name}] {finding.operation}" + (f" ({finding.step})" if finding.step else ""))
+        lines.append(f"    expected: {finding.expected}")
+        lines.append(f"    actual:   {finding.actual}")
+        lines.append(f"    reproduce: {finding.curl}")
+    hidden = len(result.findings) - MAX_FINDINGS_PER_CHECK
+    if hidden > 0:
+        lines.append(f"  [{result.name}] ... and {hidden} more (see the json report)")
+    return lines
 
 
 # -- files ---------------------------------------------------------------------------------
@@ -212,12 +240,15 @@ def to_junit(report: Report) -> str:
     )
     for result in report.checks.values():
         case = ET.SubElement(suite, "testcase", classname=f"conform.{result.source}", name=result.name)
+        text = "\n\n".join(
+            f"{f.operation} ({f.step})\nexpected: {f.expected}\nactual: {f.actual}\nreproduce: {f.curl}" for f in result.findings
+        )
         if result.status == "fail":
-            text = "\n\n".join(
-                f"{f.operation} ({f.step})\nexpected: {f.expected}\nactual: {f.actual}\nreproduce: {f.curl}" for f in result.findings
-            )
             failure = ET.SubElement(case, "failure", message=f"{result.failed} failure(s): {result.findings[0].actual if result.findings else ''}")
             failure.text = text
+        elif result.status == "deviation":
+            # JUnit has no "warning": a passing case whose output carries the findings.
+            ET.SubElement(case, "system-out").text = f"deviation ({result.failed} finding(s); does not fail the run)\n\n{text}"
         elif result.status == "skipped":
             ET.SubElement(case, "skipped", message="; ".join(result.skip_reasons) or "nothing to check")
     if report.errors:

@@ -19,9 +19,10 @@ from typing import Any, Callable, Iterator
 
 from mockserver.auth import mask
 from mockserver.conformance.budget import CreateBudget, CreateBudgetSpent, job_creating_operations
+from mockserver.conformance import dialect_checks  # noqa: F401  (registers its checks in CHECKS)
 from mockserver.conformance.checks import CHECKS, Failed, Passed, Skipped, run_checks
 from mockserver.conformance.lifecycle import LifecycleSettings, run_lifecycle
-from mockserver.conformance.report import Finding, PhaseResult, Report
+from mockserver.conformance.report import ERROR, Finding, PhaseResult, Report
 from mockserver.contract import Contract, resolve_spec_path
 
 SCHEMATHESIS_PHASES = ("examples", "coverage", "fuzzing", "stateful")
@@ -69,7 +70,8 @@ class Plan:
         lines.append("")
         lines.append(f"Phases: {', '.join(self.phases) or '(none)'}")
         if "lifecycle" in self.phases:
-            lines.append(f"  lifecycle checks: {', '.join(CHECKS)}")
+            lines.append(f"  lifecycle checks: {', '.join(n for n, c in CHECKS.items() if c.severity == ERROR)}")
+            lines.append(f"  deviation checks (reported, do not fail the run): {', '.join(n for n, c in CHECKS.items() if c.severity != ERROR)}")
         lines.append(
             f"Creates: at most {self.max_creates} job-creating request(s) in the whole run (--max-creates); "
             f"the lifecycle phase uses up to {self.lifecycle_creates}, schemathesis the rest"
@@ -130,7 +132,7 @@ def _lifecycle_phase(options: ConformOptions, contract: Contract, budget: Create
     run = run_lifecycle(contract, options.base_url, options.api_key, budget, settings, extra_headers=headers, progress=progress)
     verdicts = run_checks(run, [name for name in CHECKS if name not in options.exclude_checks])
     for name, results in verdicts.items():
-        result = report.result(name, "lifecycle", CHECKS[name].description)
+        result = report.result(name, "lifecycle", CHECKS[name].description, CHECKS[name].severity)
         for verdict in results:
             if isinstance(verdict, Passed):
                 result.passed += 1
