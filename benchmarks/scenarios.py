@@ -302,3 +302,12 @@ SCENARIOS: dict[str, Callable[[Settings], dict[str, Any] | list[dict[str, Any]]]
     "startup": startup,
     "scale": scale,
 }
+
+
+def _poll_stores(settings: Settings) -> dict[str, Any]:
+    from benchmarks.stores import poll_stores  # it imports this module, so it is looked up when run
+
+    return poll_stores(settings)
+
+
+SCENARIOS["poll-stores"] = _poll_stores

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -87,7 +88,8 @@ class Process:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, deadline_s: float = 60.0) -> Process:
-        log = tempfile.NamedTemporaryFile(prefix=f"bench-{self.name}-", suffix=".log", delete=False)
+        safe_name = re.sub(r"[^A-Za-z0-9_.-]+", "-", self.name)  # a store URL in the name has slashes
+        log = tempfile.NamedTemporaryFile(prefix=f"bench-{safe_name}-", suffix=".log", delete=False)
         self.log_path = Path(log.name)
         started = time.perf_counter()
         self.popen = subprocess.Popen(

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from mockserver import __version__, profiles, wire
 from mockserver.auth import Authenticator
-from mockserver.clock import Clock
+from mockserver.clock import Clock, ClockPinMiddleware
 from mockserver.config import ServerConfig
 from mockserver.contract import Contract
 from mockserver.control import control_routes
@@ -170,10 +170,13 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
         error = APIError(500, "The mock server hit an unexpected error; this is a bug in the mock.", code="internal_error")
         return server.render_error(request, error)
 
+    # With a shared store, each request reads the clock once (one query instead of several).
+    pin_clock = [Middleware(ClockPinMiddleware, clock=server.clock)] if server.store.shared else []
     app = Starlette(
         routes=_routes(server),
         # The journal wraps the fault injector, so a request a fault answered is journaled too.
         middleware=[
+            *pin_clock,
             Middleware(WebhookMiddleware, dispatcher=server.webhooks),
             Middleware(OpenAIHeadersMiddleware),
             Middleware(RequestOriginMiddleware),

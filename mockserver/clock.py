@@ -7,6 +7,7 @@ job at once. The settings are plain data so that a shared store can hold them fo
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar, Token
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable
 
@@ -26,6 +27,9 @@ class ClockSettings:
         return self.anchor_virtual + (real - self.anchor_real) * self.speed
 
 
+# With a shared store every read of the settings is a query; a request reads them once and keeps
+# them here, which also gives each request one consistent time base.
+_PINNED: ContextVar[tuple[Clock, ClockSettings] | None] = ContextVar("mockserver_clock", default=None)
 REAL_TIME = ClockSettings(anchor_real=0.0, anchor_virtual=0.0)  # virtual time = real time
 
 
@@ -59,6 +63,16 @@ class Clock:
 
     @property
     def settings(self) -> ClockSettings:
+        pinned = _PINNED.get()
+        if pinned is not None and pinned[0] is self:
+            return pinned[1]
+        return self._load()
+
+    def pin(self) -> Token[tuple[Clock, ClockSettings] | None]:
+        """Read the settings once for the rest of this request (see ClockPinMiddleware)."""
+        return _PINNED.set((self, self._load()))
+
+    def _load(self) -> ClockSettings:
         doc = self._store.get_doc(self.KIND, self.ID)
         cached_doc, cached = self._cached
         if doc is cached_doc or doc == cached_doc:  # the same settings as last time: skip rebuilding them
@@ -78,7 +92,10 @@ class Clock:
             new = make(current, real)
             return (asdict(new) if new is not None else None), (new or REAL_TIME)
 
-        return self._store.update(self.KIND, self.ID, change)  # type: ignore[no-any-return]
+        settings: ClockSettings = self._store.update(self.KIND, self.ID, change)
+        if _PINNED.get() is not None:
+            _PINNED.set((self, settings))  # the rest of this request sees its own change
+        return settings
 
     def _reanchor(self, **changes: float | bool) -> ClockSettings:
         # Re-anchoring at "now" keeps virtual time continuous across every change of speed or freeze.
@@ -110,3 +127,21 @@ class Clock:
         settings, real = self.settings, self._real_time()
         now = settings.at(real)
         return {"now": now, "real_now": real, "speed": settings.speed, "frozen": settings.frozen, "offset": now - real}
+
+
+class ClockPinMiddleware:
+    """Pure ASGI: pins the clock's settings for each request (installed for shared stores only)."""
+
+    def __init__(self, app: Any, clock: Clock) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = self.clock.pin()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _PINNED.reset(token)
