@@ -111,6 +111,54 @@ def test_newapi_content_before_completion_names_the_internal_status() -> None:
     assert running.json()["error"]["message"] == "Task is not completed yet, current status: IN_PROGRESS"
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/videos"), ("DELETE", "/v1/videos/{id}"), ("POST", "/v1/videos/edits"),
+        ("POST", "/v1/videos/extensions"), ("POST", "/v1/videos/characters"), ("GET", "/v1/videos/characters/char_1"),
+        ("PUT", "/v1/videos"),  # a wrong method is gin's NoRoute too, not a 405
+    ],
+)
+def test_newapi_has_no_list_delete_edits_or_characters_and_answers_like_gins_no_route(method: str, path: str) -> None:
+    app = fake("newapi")
+    job = app.create()
+    path = path.replace("{id}", job["id"])
+    for headers in (AUTH, {}):  # the router answers before any auth
+        response = app.http.request(method, path, headers=headers)
+        assert response.status_code == 404
+        assert response.json() == {
+            "error": {"message": f"Invalid URL ({method} {path})", "type": "invalid_request_error", "param": "", "code": ""}
+        }
+    assert app.get(job["id"]).status_code == 200  # the DELETE did not reach the job
+
+
+def test_the_reference_still_serves_list_and_delete() -> None:
+    app = fake("reference")
+    job = app.create()
+    assert [v["id"] for v in app.http.get("/v1/videos", headers=AUTH).json()["data"]] == [job["id"]]
+    app.clock.advance(20)  # a job can be deleted once it has finished
+    assert app.http.delete(f"/v1/videos/{job['id']}", headers=AUTH).json()["deleted"] is True
+
+
+def test_newapi_submits_carry_the_billing_ratios_header_and_content_is_publicly_cacheable() -> None:
+    app = fake("newapi")
+    plain = app.http.post("/v1/videos", data={"prompt": "a cat"}, files={"_": (None, "")}, headers=AUTH)
+    assert json.loads(plain.headers["x-new-api-other-ratios"]) == {"seconds": 4, "size": 1}
+    large = app.http.post(
+        "/v1/videos", data={"prompt": "a cat", "seconds": "8", "size": "1792x1024"}, files={"_": (None, "")}, headers={**AUTH, **DURATION}
+    )
+    assert large.headers["x-new-api-other-ratios"] == '{"seconds":8,"size":1.666667}'  # as Go marshals the map
+    assert large.json()["id"].startswith("task_")  # the buffered body still arrives whole
+    app.clock.advance(20)
+    download = app.http.get(f"/v1/videos/{large.json()['id']}/content", headers=AUTH)
+    assert download.status_code == 200 and is_mp4(download.content)
+    assert download.headers["cache-control"] == "public, max-age=86400"
+    assert "x-new-api-other-ratios" not in app.get(large.json()["id"]).headers
+    assert "x-new-api-other-ratios" not in fake("reference").http.post(
+        "/v1/videos", data={"prompt": "a cat"}, files={"_": (None, "")}, headers=AUTH
+    ).headers
+
+
 def test_newapi_kling_millisecond_timestamps_are_opt_in_and_only_for_kling_models() -> None:
     plain = fake("newapi").phases("kling-v1")[2]
     assert plain["created_at"] < 10**11  # seconds

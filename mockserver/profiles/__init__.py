@@ -1,7 +1,8 @@
 """Real-world dialects of the video API, each a documented transform of the reference behaviour.
 
 `mockserver serve --profile NAME` applies one; `mockserver profiles` lists them. Each module holds
-one dialect and the conformance checks its deviations must trip (EXPECTED_CONFORMANCE_FAILURES).
+one dialect and the conformance checks its deviations must trip (EXPECTED_CONFORMANCE_FAILURES:
+check name -> the deviation that trips it, checks of severity `error` and `deviation` alike).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from mockserver.profiles.base import Profile, ProfileError, ProfileIds, RenderCo
 MODULES: dict[str, str] = {
     "reference": "mockserver.profiles.reference",  # the contract as written
     "docs": "mockserver.profiles.docs",  # the docs page: processing, top-level url, quality
-    "newapi": "mockserver.profiles.newapi",  # new-api's code: task_ ids, metadata.url, 400 task_not_exist
+    "newapi": "mockserver.profiles.newapi",  # new-api's code: task_ ids, metadata.url, 400 task_not_exist, no list/delete
     "omnimaas": "mockserver.profiles.omnimaas",  # processing/succeeded, integer seconds
     "aihubmix": "mockserver.profiles.aihubmix",  # base64-JSON ids, duration/width/height
     "vllm-omni": "mockserver.profiles.vllm_omni",  # video_gen_ ids, inference extras
@@ -40,7 +41,10 @@ def load(name: str, options: Mapping[str, Any] | None = None) -> Profile:
 
 
 def expected_conformance_failures(name: str) -> dict[str, str]:
-    """check name -> the deviation of this profile that trips it (`mockserver conform`, reference contract)."""
+    """check name -> the deviation of this profile that trips it (`mockserver conform`, reference contract).
+
+    Both severities: `report.failed_checks()` holds the `error` ones, `report.deviation_checks()` the others.
+    """
     failures: dict[str, str] = module(name).EXPECTED_CONFORMANCE_FAILURES
     return failures
 

@@ -7,20 +7,25 @@ the server's); it only changes *how the server says it*:
 - ``status_names``  phase -> word overrides on top of the contract's own Vocabulary;
 - ``new_id``        the id format;
 - ``video``         the Video document after the reference shape is built (add/drop/rename fields);
-- ``error``         the error response (status and body) after the reference envelope is built.
+- ``error``         the error response (status and body) after the reference envelope is built;
+- ``unserved``      operations of the contract the dialect does not have, answered as ``unknown_route``;
+- ``response_headers`` headers the dialect adds to a response.
 
-The server calls these hooks in one place each (mockserver/app.py: ``Server``), so a dialect is
-read top to bottom in its own module rather than found in branches spread through the handlers.
+The server calls these hooks in one place each (mockserver/app.py: ``Server``; the last two in
+``ProfileMiddleware`` below), so a dialect is read top to bottom in its own module rather than
+found in branches spread through the handlers.
 """
 
 from __future__ import annotations
 
 import contextvars
 import dataclasses
+import json
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.config import ConfigError
 from mockserver.contract import Vocabulary
@@ -52,24 +57,115 @@ def request_origin() -> str:
     return _origin.get()
 
 
-class RequestOriginMiddleware:
-    """Remember the scheme and Host of the current request, for dialects that put URLs in bodies.
+class ProfileMiddleware:
+    """The request-level part of a dialect: routes it does not have, headers it adds.
 
-    Pure ASGI and a context variable: the Video renderer is called far from the request object,
-    and every request runs in its own task, so the value never leaks between requests.
+    It also remembers the scheme and Host of the current request, for dialects that put URLs in
+    bodies: the Video renderer is called far from the request object, and every request runs in
+    its own task, so the context variable never leaks between requests.
+
+    The profile and contract are given, or found on the app (`app.state.server`) at the first
+    request. Pure ASGI; a response is only buffered for the operations a profile names in
+    `headers_need_body` (small JSON bodies), never a download.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, profile: Profile | None = None, base_path: str | None = None,
+                 operations: list[tuple[str, str]] | None = None) -> None:
         self.app = app
+        self.routes: _ProfileRoutes | None = None
+        if profile is not None and base_path is not None and operations is not None:
+            self.routes = _ProfileRoutes(profile, base_path, operations)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), None)
-            if host is None and scope.get("server"):
-                name, port = scope["server"]
-                host = f"{name}:{port}"
-            _origin.set(f"{scope.get('scheme', 'http')}://{host or '127.0.0.1'}")
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), None)
+        if host is None and scope.get("server"):
+            name, port = scope["server"]
+            host = f"{name}:{port}"
+        _origin.set(f"{scope.get('scheme', 'http')}://{host or '127.0.0.1'}")
+        routes = self.routes or self._routes_of(scope)
+        if routes is None or not routes.active:
+            await self.app(scope, receive, send)
+            return
+        method = "GET" if scope["method"] == "HEAD" else scope["method"]
+        operation = routes.operation(method, scope["path"])
+        if operation is not None and operation in routes.unserved:
+            status, body = routes.profile.unknown_route(scope["method"], scope["path"])
+            await _send_json(send, status, body)
+            return
+        if operation is None or not routes.profile.adds_headers:
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, _with_headers(send, routes.profile, operation))
+
+    def _routes_of(self, scope: Scope) -> _ProfileRoutes | None:
+        server = getattr(getattr(scope.get("app"), "state", None), "server", None)
+        if server is None:
+            return None
+        self.routes = _ProfileRoutes(server.profile, server.contract.base_path, list(server.contract.operations))
+        return self.routes
+
+
+# The name app.py installs the middleware under.
+RequestOriginMiddleware = ProfileMiddleware
+
+
+class _ProfileRoutes:
+    """The contract's operations as regular expressions, compiled once, for one profile."""
+
+    def __init__(self, profile: Profile, base_path: str, operations: list[tuple[str, str]]) -> None:
+        self.profile = profile
+        self.unserved = frozenset(f"{method} {path}" for method, path in profile.unserved)
+        self.active = bool(self.unserved) or profile.adds_headers
+        # Literal paths (/videos/edits) before templates (/videos/{video_id}), as the router does.
+        ordered = sorted(operations, key=lambda op: ("{" in op[1], op[1]))
+        self.patterns = [
+            (method, re.compile(re.escape(base_path) + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"), f"{method} {path}")
+            for method, path in ordered
+        ]
+
+    def operation(self, method: str, path: str) -> str | None:
+        """"GET /videos/{video_id}" for GET /v1/videos/video_123; None when no operation matches."""
+        return next((label for m, pattern, label in self.patterns if m == method and pattern.match(path)), None)
+
+
+def _with_headers(send: Send, profile: Profile, operation: str) -> Send:
+    held: list[Message] = []
+    buffer = operation in profile.headers_need_body
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start" and not buffer:
+            extra = profile.response_headers(operation, message["status"], None)
+            message = {**message, "headers": [*message.get("headers", []), *_encode(extra)]}
+        elif buffer and message["type"] in ("http.response.start", "http.response.body"):
+            held.append(message)
+            if message["type"] == "http.response.start" or message.get("more_body"):
+                return
+            start, chunks = held[0], held[1:]
+            data = b"".join(m.get("body", b"") for m in chunks)
+            try:
+                body = json.loads(data) if data else None
+            except ValueError:
+                body = None
+            extra = profile.response_headers(operation, start["status"], body if isinstance(body, dict) else None)
+            await send({**start, "headers": [*start.get("headers", []), *_encode(extra)]})
+            message = {"type": "http.response.body", "body": data}
+        await send(message)
+
+    return send_with_headers
+
+
+def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+async def _send_json(send: Send, status: int, body: Document) -> None:
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
 
 
 class Profile:
@@ -85,6 +181,10 @@ class Profile:
     status_names: ClassVar[Mapping[Phase, str]] = {}
     # name -> help text; values arrive as strings from `--profile-option NAME=VALUE` or the config file.
     options: ClassVar[Mapping[str, str]] = {}
+    # Operations of the contract, as (METHOD, path template), that the dialect does not have.
+    unserved: ClassVar[frozenset[tuple[str, str]]] = frozenset()
+    # Operations ("POST /videos") whose JSON response body `response_headers` needs (it is buffered).
+    headers_need_body: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         options = dict(options or {})
@@ -127,6 +227,20 @@ class Profile:
     def error(self, status: int, body: Document, *, method: str, path: str) -> tuple[int, Document]:
         return status, body
 
+    def unknown_route(self, method: str, path: str) -> tuple[int, Document]:
+        """The answer to an `unserved` operation: the reference server's own 404 for an unknown path."""
+        message = f"Unknown path {path}: this dialect has no {method} on it."
+        body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": "unknown_url"}}
+        return self.error(404, body, method=method, path=path)
+
+    @property
+    def adds_headers(self) -> bool:
+        return type(self).response_headers is not Profile.response_headers
+
+    def response_headers(self, operation: str, status: int, body: Document | None) -> list[tuple[str, str]]:
+        """Headers the dialect adds to a response of `operation` ("GET /videos/{video_id}/content")."""
+        return []
+
 
 class ProfileIds:
     """The server's id source with the profile's id format; service.py keeps calling `.new(prefix)`."""
@@ -141,9 +255,6 @@ class ProfileIds:
 
     def new(self, prefix: str) -> str:
         return self.profile.new_id(self.factory, prefix)
-
-    def reset(self) -> None:
-        self.factory.reset()
 
 
 def drop_param(body: Document) -> Document:

@@ -9,7 +9,15 @@ From gateways.md section 1 (dto/openai_video.go, relay/relay_task.go, controller
   and a finished task carries `usage`;
 - an unknown id on GET /v1/videos/{id} is HTTP 400 `{"code":"task_not_exist","message":...,"data":null}`,
   a task error with no OpenAI envelope; /content answers 404 `{"error":{"message":"Task not found",...}}`
-  and 400 "Task is not completed yet, current status: IN_PROGRESS" before completion.
+  and 400 "Task is not completed yet, current status: IN_PROGRESS" before completion;
+- router/video-router.go has create, retrieve, remix and content only: list, delete, edits,
+  extensions and characters fall through to gin's NoRoute, whose /v1 branch is
+  `controller.RelayNotFound`: 404 `{"error":{"message":"Invalid URL (GET /v1/videos)",
+  "type":"invalid_request_error","param":"","code":""}}`, before any auth. gin answers a wrong
+  method on a known path the same way (HandleMethodNotAllowed is off);
+- a successful submit carries `X-New-Api-Other-Ratios` (the billing ratios as JSON, for Sora
+  `{"seconds":4,"size":1}`, size 1.666667 for 1792x1024/1024x1792), and /content is served
+  with `Cache-Control: public, max-age=86400`.
 
 Option `kling_ms_timestamps` (default false): for models named `kling-...`, `created_at` and
 `completed_at` are Unix *milliseconds* copied from Kling, and `completed_at` is set (to the last
@@ -19,6 +27,7 @@ observed, hence opt-in.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -32,6 +41,13 @@ DTO_FIELDS = (
     "seconds", "size", "remixed_from_video_id", "error", "usage", "metadata",
 )
 ALWAYS_PRESENT = frozenset({"id", "object", "model", "status", "progress", "created_at"})  # no `omitempty`
+# Operations router/video-router.go does not register (gateways.md section 1.1).
+UNSERVED = frozenset({
+    ("GET", "/videos"), ("DELETE", "/videos/{video_id}"), ("POST", "/videos/edits"), ("POST", "/videos/extensions"),
+    ("POST", "/videos/characters"), ("GET", "/videos/characters/{character_id}"),
+})
+SUBMITS = frozenset({"POST /videos", "POST /videos/{video_id}/remix"})
+LARGE_SIZES = frozenset({"1792x1024", "1024x1792"})  # the Sora adaptor's 1.666667 size ratio
 # new-api reports its internal task status in the /content refusal.
 _INTERNAL_STATUS = {"queued": "QUEUED", "running": "IN_PROGRESS", "failed": "FAILURE"}
 _PHASE_IN_MESSAGE = re.compile(r"\(status (\w+)")
@@ -43,16 +59,23 @@ def _omitempty(value: Any) -> bool:
 
 class NewApi(Profile):
     name = "newapi"
-    summary = "new-api's code: `task_` ids, `metadata.url`, omitted empty fields, 400 task_not_exist for unknown ids"
+    summary = "new-api's code: `task_` ids, `metadata.url`, omitted empty fields, 400 task_not_exist, no list/delete"
     changes = (
         "ids are `task_<hex>`, echoed in an extra `task_id` field",
         "empty fields are omitted rather than null (Go omitempty); no `prompt`",
         "a completed Video carries `metadata.url` (the /content URL) and `usage`",
         "GET /v1/videos/{unknown} is HTTP 400 {\"code\":\"task_not_exist\",\"message\":...,\"data\":null}",
         "/content: 404 {\"error\":{\"message\":\"Task not found\",...}}; 400 \"Task is not completed yet\" before completion",
+        "no list, delete, edits, extensions or characters: 404 {\"error\":{\"message\":\"Invalid URL (GET /v1/videos)\",...}}, before auth",
+        "submits carry X-New-Api-Other-Ratios: {\"seconds\":4,\"size\":1}; /content carries Cache-Control: public, max-age=86400",
         "option kling_ms_timestamps=true: kling-* models get millisecond created_at/completed_at",
     )
-    source = "QuantumNous/new-api dto/openai_video.go, relay/relay_task.go, controller/video_proxy.go (gateways.md section 1)"
+    source = (
+        "QuantumNous/new-api router/video-router.go, dto/openai_video.go, relay/relay_task.go, controller/video_proxy.go, "
+        "controller/relay.go RelayNotFound (gateways.md section 1)"
+    )
+    unserved = UNSERVED
+    headers_need_body = SUBMITS
     options = {"kling_ms_timestamps": "kling-* models report created_at/completed_at in Unix milliseconds (default false)"}
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
@@ -85,6 +108,8 @@ class NewApi(Profile):
         error = body.get("error") if isinstance(body.get("error"), dict) else {}
         code = error.get("code")
         on_content = path.endswith("/content")
+        if code in ("unknown_url", "method_not_allowed"):
+            return self.unknown_route(method, path)
         if code == "video_not_found" and not on_content:
             return 400, {"code": "task_not_exist", "message": "task_not_exist", "data": None}
         if code == "video_not_found" and on_content:
@@ -97,17 +122,55 @@ class NewApi(Profile):
             return 400, {"error": {"message": message, "type": "invalid_request_error"}}
         return status, body
 
+    def unknown_route(self, method: str, path: str) -> tuple[int, Document]:
+        # controller.RelayNotFound: an OpenAI envelope with empty-string param and code.
+        message = f"Invalid URL ({method} {path})"
+        return 404, {"error": {"message": message, "type": "invalid_request_error", "param": "", "code": ""}}
+
+    def response_headers(self, operation: str, status: int, body: Document | None) -> list[tuple[str, str]]:
+        if operation == "GET /videos/{video_id}/content" and status in (200, 206):
+            return [("Cache-Control", "public, max-age=86400")]
+        if operation in SUBMITS and status == 200 and body is not None:
+            return [("X-New-Api-Other-Ratios", other_ratios(body))]
+        return []
+
+
+def other_ratios(video: Document) -> str:
+    """The Sora adaptor's billing ratios, as Go marshals the map (sorted keys, shortest floats)."""
+    try:
+        seconds = float(video.get("seconds") or 4)
+    except (TypeError, ValueError):
+        seconds = 4.0
+    ratios = {"seconds": seconds, "size": 1.666667 if video.get("size") in LARGE_SIZES else 1.0}
+    return json.dumps({k: int(v) if v.is_integer() else v for k, v in sorted(ratios.items())}, separators=(",", ":"))
+
 
 PROFILE = NewApi
 
 # What `mockserver conform` (reference contract; lifecycle, examples and coverage phases) must
-# report against this profile, each check tied to the deviation that trips it.
+# report against this profile, each check tied to the deviation that trips it. Checks of severity
+# `deviation` (mockserver/conformance/dialect_checks.py) are reported without failing the run.
 EXPECTED_CONFORMANCE_FAILURES: dict[str, str] = {
+    "id_format": "(deviation) ids are `task_<hex>`, not `video_<hex>`",
+    "undeclared_fields": "(deviation) `task_id` on every Video, `metadata` (with the url) and `usage` once completed",
     "unknown_id_404": "an unknown id is HTTP 400 task_not_exist",
-    "delete_then_404": "a deleted id is unknown, so HTTP 400 task_not_exist, not 404",
     "error_envelope": "task errors are {code, message, data}; /content errors lack param and code",
     "required_fields": "omitempty drops completed_at, expires_at, error, remixed_from_video_id; there is no prompt",
     "video_schema": "the same omitted required fields",
+    "listed_after_create": "there is no GET /v1/videos: 404 Invalid URL",
+    "delete_then_404": "there is no DELETE /v1/videos/{id}: 404 Invalid URL",
+    "auth_required": "the key is probed on GET /v1/videos, which answers 404 Invalid URL before any auth",
+    "missing_required_header": "(schemathesis) the same: 404 instead of 401 on the operations new-api lacks",
+    "status_code_conformance": "(schemathesis) 404 is undocumented for list and the create-like operations new-api lacks",
+    "unsupported_method": "(schemathesis) gin answers an undeclared method (TRACE) with its NoRoute 404, not 405",
     "response_schema_conformance": "(schemathesis) the omitted fields, and error bodies without `error`/`param`",
     "positive_data_acceptance": "(schemathesis) a schema-valid GET of an id it never issued is refused with 400, not 404",
+}
+
+# What the option adds when the lifecycle jobs use a `kling-*` model (`conform --model kling-v1`).
+OPTION_CONFORMANCE_FAILURES: dict[str, dict[str, str]] = {
+    "kling_ms_timestamps": {
+        "timestamps_in_seconds": "created_at and completed_at are Unix milliseconds",
+        "completed_at_when_done": "completed_at is the last update, set while the job is still queued or running",
+    },
 }

@@ -38,7 +38,7 @@ class OmniMaaS(Profile):
 PROFILE = OmniMaaS
 
 # What `mockserver conform` (reference contract; lifecycle, examples and coverage phases) must
-# report against this profile, each check tied to the deviation that trips it.
+# report against this profile, each check tied to the deviation that trips it (all of severity `error`).
 EXPECTED_CONFORMANCE_FAILURES: dict[str, str] = {
     "status_vocabulary": "`processing` and `succeeded` are not the contract's words",
     "seconds_is_string": "`seconds` is an integer",
