@@ -52,3 +52,27 @@ def test_benchmark_runs_poll_startup_and_scale_and_saves_the_expected_json(tmp_p
     # The printed table has a row per measured side and says whether each target was met.
     assert "| poll | mock |" in done.stdout and "| poll | bare |" in done.stdout
     assert "throughput vs bare" in done.stdout
+
+
+def test_benchmark_compares_poll_throughput_across_stores_and_worker_counts(tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "stores.json"
+    command = [
+        sys.executable, "-m", "benchmarks", "poll-stores",
+        "--seconds", "0.5", "--repeats", "1", "--warmup", "0", "--connections", "4", "--out", str(out),
+    ]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (scenario,) = json.loads(out.read_text())["scenarios"]
+    expected = {"memory, 1 worker", "sqlite, 1 worker", "sqlite, 2 workers"}
+    if shutil.which("redis-server"):
+        expected |= {"redis, 1 worker", "redis, 2 workers"}
+    else:
+        assert any("Redis skipped" in note for note in scenario["notes"])
+    assert set(scenario["sides"]) == expected
+    for side, data in scenario["sides"].items():
+        assert data["errors"] == 0 and data["runs"][0]["requests"] > 0, side
+    names = [item["name"] for item in scenario["checks"]]
+    assert "throughput sqlite, 2 workers vs sqlite, 1 worker" in names
+    assert "| poll-stores | sqlite, 2 workers |" in done.stdout
