@@ -31,7 +31,7 @@ from mockserver.profiles import ProfileIds, RenderContext, RequestOriginMiddlewa
 from mockserver.profiles.base import request_origin
 from mockserver.routes import VideoRoutes
 from mockserver.service import JobView, TimingPlan, VideoService
-from mockserver.store import Store, open_store
+from mockserver.store import Store, StoreError, open_store
 from mockserver.webhooks import WebhookDispatcher, WebhookMiddleware, lifespan, webhook_routes
 
 log = logging.getLogger("mockserver")
@@ -165,7 +165,16 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
         error = APIError(exc.status_code, message, code="unknown_url" if exc.status_code == 404 else "method_not_allowed", headers=exc.headers)
         return server.render_error(request, error)
 
+    async def store_down(request: Request, exc: Exception) -> Response:
+        # Not the client's fault and not a bug: the shared store (Redis, a SQLite file) failed. A 503
+        # tells the SDKs to retry, which is right once the store is back.
+        log.error("store error on %s %s: %s", request.method, request.url.path, exc)
+        error = APIError(503, f"The mock server's store is unavailable: {exc}", code="store_unavailable")
+        return server.render_error(request, error)
+
     async def unexpected(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, StoreError):  # raised in a middleware (journal, faults), outside the route handlers
+            return await store_down(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         error = APIError(500, "The mock server hit an unexpected error; this is a bug in the mock.", code="internal_error")
         return server.render_error(request, error)
@@ -183,7 +192,7 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
             Middleware(JournalMiddleware, journal=server.journal, virtual_now=server.clock.now),
             Middleware(FaultMiddleware, book=server.faults, render_error=server.render_error),
         ],
-        exception_handlers={APIError: api_error, HTTPException: http_error, Exception: unexpected},
+        exception_handlers={APIError: api_error, HTTPException: http_error, StoreError: store_down, Exception: unexpected},
         lifespan=lifespan(server.webhooks),
     )
     app.state.server = server

@@ -247,3 +247,25 @@ def test_a_webhook_registered_through_one_server_is_sent_once_for_a_job_made_thr
             receiver.wait_for(2, deadline_s=1.5)
     finally:
         receiver.close()
+
+
+def test_a_redis_that_goes_away_gives_503_envelopes_not_500s_or_hangs() -> None:
+    from tests.redis_server import redis_server
+
+    redis = redis_server()
+    url = redis.__enter__()
+    try:
+        with serve("--store", url + "?prefix=gone:", "--log-level", "critical") as server, httpx.Client(timeout=30) as client:
+            created = _create(client, server.root)
+            redis.__exit__(None, None, None)  # Redis stops; the fake stays up
+            redis_port = url.rsplit(":", 1)[1].split("/")[0]
+            for method, path in [("GET", f"/v1/videos/{created['id']}"), ("POST", "/v1/videos"), ("GET", "/v1/videos")]:
+                response = client.request(method, f"{server.root}{path}", headers=AUTH, json={"prompt": "x"} if method == "POST" else None)
+                assert response.status_code == 503, response.text
+                error = response.json()["error"]
+                assert error["code"] == "store_unavailable" and f"127.0.0.1:{redis_port}" in error["message"]
+            # Health says so too, so a load balancer in front of several fakes stops sending them work.
+            health = client.get(f"{server.root}/__mock/health")
+            assert health.status_code == 503 and health.json()["error"]["code"] == "store_unavailable"
+    finally:
+        redis.__exit__(None, None, None)  # a no-op when it already stopped
