@@ -6,7 +6,8 @@ Skipped by default. Run it with one command (installs litellm[proxy]==1.106.2, ~
     RUN_SLOW=1 .venv/bin/python -m pytest tests/test_conform_litellm.py -m slow -s
 
 (`./scripts/test -m slow` runs it as well.) It asserts the deviations LiteLLM 1.106.2 is known to
-have (../shared/reference/gateways.md §4.3): no DELETE route, and ids re-wrapped on retrieve.
+have (../shared/reference/gateways.md §4.3): no DELETE route, ids re-wrapped on retrieve, and
+ids that are `video_` + base64 rather than hex (a deviation: reported, not a failure).
 """
 
 from __future__ import annotations
@@ -114,6 +115,9 @@ def test_conform_names_litellms_known_deviations(gateway: tuple[str, str], tmp_p
     failed = set(report["failed_checks"])
     assert "delete_then_404" in failed  # the proxy has no DELETE route
     assert "id_stable" in failed  # retrieve re-wraps the upstream id with an empty model_id
+    assert "id_format" in report["deviation_checks"]  # video_ + base64 of "litellm:custom_llm_provider:..."
+    assert report["checks"]["id_format"]["severity"] == "deviation"
+    assert "undeclared_fields" in report["deviation_checks"]  # its VideoObject serialises `usage`
     assert report["creates_sent"] <= 3
     assert master_key not in result.stdout + result.stderr
     assert all(master_key not in p.read_text() for p in tmp_path.iterdir())
