@@ -273,8 +273,8 @@ class RedisStore:
         elif "DB index" in reason:
             hint = "pick a database that exists (0-15 on a default Redis) in --store"
         elif isinstance(error, redis.TimeoutError):
-            hint = "it did not answer within the socket timeout (?socket_timeout=SECONDS, default " \
-                   f"{DEFAULT_TIMEOUT_S:g}); is it stopped or overloaded?"
+            timeout = self._client.connection_pool.connection_kwargs.get("socket_timeout") or DEFAULT_TIMEOUT_S
+            hint = f"it did not answer within {timeout:g}s (the URL's ?socket_timeout=); is it stopped or overloaded?"
         elif isinstance(error, redis.ConnectionError):
             hint = "start redis-server there or fix --store" if at_start else "is redis-server still running?"
         else:
