@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from pathlib import Path
 from typing import Any, Iterable
@@ -207,6 +208,22 @@ class SQLiteStore:
             return self._connect()
 
     def _open(self) -> int:
+        # Processes opening a new file together can collide where SQLite does not wait: switching
+        # to WAL, or upgrading a read lock to a write lock, answers "database is locked" at once
+        # rather than risk a deadlock. Such an open is tried again, within the busy timeout.
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        pause = 0.005
+        while True:
+            try:
+                return self._open_once()
+            except sqlite3.OperationalError as error:
+                self.close()
+                if "locked" not in str(error) and "busy" not in str(error) or time.monotonic() + pause > deadline:
+                    raise StoreError(f"cannot use {str(self.path)!r} as a mockserver SQLite store: {error}") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
+
+    def _open_once(self) -> int:
         try:
             db = self._connect()
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -223,6 +240,8 @@ class SQLiteStore:
                             db.execute(statement)
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             return found
+        except sqlite3.OperationalError:
+            raise  # _open decides: try again, or give up
         except sqlite3.DatabaseError as error:
             self.close()
             raise StoreError(f"cannot use {str(self.path)!r} as a mockserver SQLite store: {error}") from None
