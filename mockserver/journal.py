@@ -11,6 +11,7 @@ Control-API calls (`/__mock/...`) are not journaled.
 from __future__ import annotations
 
 import fnmatch
+import logging
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable
@@ -22,7 +23,9 @@ from mockserver.auth import mask
 from mockserver.config import DEFAULT_JOURNAL_SIZE
 from mockserver.faults import ANONYMOUS, CONTROL_PREFIX
 from mockserver.service import owner_of
-from mockserver.store import Store
+from mockserver.store import Store, StoreError
+
+log = logging.getLogger("mockserver")
 
 # Headers that carry a credential in some client or gateway; their values are masked.
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
@@ -170,7 +173,12 @@ def _query(raw: bytes) -> dict[str, list[str]]:
 
 
 class JournalMiddleware:
-    """Pure ASGI: records each API request once its response has started (or failed)."""
+    """Pure ASGI: records each API request as its response starts (or when the app fails without one).
+
+    Recording before the response goes out means a client that has its answer finds the request in
+    the journal, whichever worker it asks. A store that fails to take the entry costs the entry, not
+    the response: the request was already handled (a job may exist), so the client still gets it.
+    """
 
     def __init__(self, app: ASGIApp, journal: Journal, virtual_now: Callable[[], float]) -> None:
         self.app = app
@@ -183,30 +191,38 @@ class JournalMiddleware:
             return
         state = scope.setdefault("state", {})
         started_real, started_virtual = time.time(), self.virtual_now()
-        status = 500  # what the client sees if the app raises before answering
+        recorded = False
 
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+        def record(status: int) -> None:
+            nonlocal recorded
+            recorded = True
+            try:
+                self.journal.append(
+                    RawEntry(
+                        seq=self.journal.next_seq(),
+                        time=started_real,
+                        virtual_time=started_virtual,
+                        method=scope["method"],
+                        path=scope["path"],
+                        query=scope.get("query_string", b""),
+                        headers=tuple(scope.get("headers", ())),
+                        body=state.get(STATE_BODY),
+                        uploads=state.get(STATE_UPLOADS) or {},
+                        status=status,
+                        request_id=state.get("request_id"),
+                        fault=state.get("fault"),
+                    )
+                )
+            except StoreError as error:
+                log.error("journal entry for %s %s lost: %s", scope["method"], scope["path"], error)
+
+        async def send_and_record(message: Message) -> None:
+            if message["type"] == "http.response.start" and not recorded:
+                record(message["status"])
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_note)
+            await self.app(scope, receive, send_and_record)
         finally:
-            self.journal.append(
-                RawEntry(
-                    seq=self.journal.next_seq(),
-                    time=started_real,
-                    virtual_time=started_virtual,
-                    method=scope["method"],
-                    path=scope["path"],
-                    query=scope.get("query_string", b""),
-                    headers=tuple(scope.get("headers", ())),
-                    body=state.get(STATE_BODY),
-                    uploads=state.get(STATE_UPLOADS) or {},
-                    status=status,
-                    request_id=state.get("request_id"),
-                    fault=state.get("fault"),
-                )
-            )
+            if not recorded:
+                record(500)  # what the client sees when the app raises before answering
