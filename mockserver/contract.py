@@ -13,15 +13,18 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from urllib.parse import urlparse
 
 import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from mockserver.errors import APIError, default_error_type
 from mockserver.jobs import Phase
+from mockserver.schema_predicates import Predicate, compile_schema
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPEC_DIR = REPO_ROOT / "openapi"
@@ -110,7 +113,12 @@ class ObjectValidator:
         self.types = {name: _schema_types(contract.deep_resolve(sub)) for name, sub in props.items()}
         self.file_fields = frozenset(name for name, sub in props.items() if _has_binary(contract.deep_resolve(sub)))
         self.defaults = {name: sub["default"] for name, sub in props.items() if "default" in sub}
-        self._validator = contract.validator_for(self.schema)
+        self._root = contract.validation_root(self.schema)
+        # Valid input is judged by the compiled predicate alone; jsonschema explains invalid input
+        # (so messages do not change), and is built up front only for schemas the predicate
+        # cannot express. Importing it is a sixth of start-up, so the rest wait for a first error.
+        self._valid: Predicate | None = compile_schema(self._root)
+        self._explainer: Draft202012Validator | None = None if self._valid is not None else _jsonschema_validator(self._root)
 
     def coerce(self, name: str, value: str) -> Any:
         return _coerce(value, self.types.get(name, set()))
@@ -119,11 +127,21 @@ class ObjectValidator:
         return {**self.defaults, **values}
 
     def errors(self, instance: Any) -> list[FieldError]:
-        return [_field_error(e) for e in sorted(self._validator.iter_errors(instance), key=_error_rank)]
+        if self._valid is not None and self._valid(instance):
+            return []
+        if self._explainer is None:
+            self._explainer = _jsonschema_validator(self._root)
+        return [_field_error(e) for e in sorted(self._explainer.iter_errors(instance), key=_error_rank)]
 
     def check(self, instance: Any) -> None:
         for error in self.errors(instance):
             raise APIError(400, error.message, code=error.code, param=error.param)
+
+
+def _jsonschema_validator(root: Mapping[str, Any]) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(root)
 
 
 def _error_rank(error: ValidationError) -> tuple[int, str]:
@@ -238,10 +256,12 @@ class Contract:
                 schema[key] = [self.deep_resolve(sub) for sub in schema[key]]
         return schema
 
-    def validator_for(self, schema: Mapping[str, Any]) -> Draft202012Validator:
+    def validation_root(self, schema: Mapping[str, Any]) -> dict[str, Any]:
         # The components travel with the schema so that its "#/components/..." refs resolve.
-        root = {**self._root_for_refs, **schema}
-        return Draft202012Validator(root)
+        return {**self._root_for_refs, **schema}
+
+    def validator_for(self, schema: Mapping[str, Any]) -> Draft202012Validator:
+        return _jsonschema_validator(self.validation_root(schema))
 
     # -- compilation -----------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from python_multipart.exceptions import MultipartParseError
 from starlette.requests import ClientDisconnect, Request
 
@@ -127,27 +127,40 @@ def _parse_json(raw: bytes) -> Body:
     return Body(value)
 
 
-@dataclass
 class _Part:
-    headers: dict[str, str] = field(default_factory=dict)
-    data: bytearray = field(default_factory=bytearray)
+    """One part of a multipart body: its headers, and its content as slices of the body (no copies)."""
 
-    @property
-    def disposition(self) -> dict[bytes, bytes]:
-        return parse_options_header(self.headers.get("content-disposition", ""))[1]
+    __slots__ = ("headers", "chunks", "name", "filename")
 
-    @property
-    def name(self) -> str:
-        return self.disposition.get(b"name", b"").decode("utf-8", "replace")
+    def __init__(self) -> None:
+        self.headers: dict[str, str] = {}
+        self.chunks: list[bytes | memoryview] = []
+        self.name = ""
+        self.filename: str | None = None
 
-    @property
-    def filename(self) -> str | None:
-        value = self.disposition.get(b"filename")
-        return value.decode("utf-8", "replace") if value is not None else None
+    def headers_done(self) -> None:
+        # Content-Disposition is parsed once here; name and filename are read several times.
+        options = parse_options_header(self.headers.get("content-disposition", ""))[1]
+        self.name = options.get(b"name", b"").decode("utf-8", "replace")
+        filename = options.get(b"filename")
+        self.filename = filename.decode("utf-8", "replace") if filename is not None else None
 
     @property
     def content_type(self) -> str | None:
         return self.headers.get("content-type")
+
+    @property
+    def data(self) -> bytes:
+        return self.chunks[0].tobytes() if len(self.chunks) == 1 and isinstance(self.chunks[0], memoryview) else b"".join(self.chunks)
+
+    def size(self) -> int:
+        return sum(len(chunk) for chunk in self.chunks)
+
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        for chunk in self.chunks:
+            digest.update(chunk)
+        return digest.hexdigest()
 
     def is_file(self) -> bool:
         # A filename marks a file; so does a non-text part type, which OpenAPI-driven clients
@@ -170,6 +183,7 @@ def _split_multipart(content_type: str, body: bytes) -> list[_Part]:
     parts: list[_Part] = []
     header_name = bytearray()
     header_value = bytearray()
+    view = memoryview(body)
 
     def on_part_begin() -> None:
         if len(parts) >= MAX_PARTS:
@@ -187,14 +201,19 @@ def _split_multipart(content_type: str, body: bytes) -> list[_Part]:
         header_name.clear()
         header_value.clear()
 
+    def on_headers_finished() -> None:
+        parts[-1].headers_done()
+
     def on_part_data(data: bytes, start: int, end: int) -> None:
-        parts[-1].data.extend(data[start:end])
+        # Slices of the body are views; the parser's own look-behind buffer is copied, as it is reused.
+        parts[-1].chunks.append(view[start:end] if data is body else bytes(data[start:end]))
 
     callbacks = {
         "on_part_begin": on_part_begin,
         "on_header_field": on_header_field,
         "on_header_value": on_header_value,
         "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished,
         "on_part_data": on_part_data,
     }
     try:
@@ -205,7 +224,7 @@ def _split_multipart(content_type: str, body: bytes) -> list[_Part]:
         raise bad_request(f"Malformed multipart body: {exc}", code="invalid_multipart") from None
     if not parts:
         raise bad_request("Malformed multipart body: it has no parts.", code="invalid_multipart")
-    if b"--" + boundary + b"--" not in body:
+    if parser.state != MultipartState.END:
         # python-multipart accepts a body cut short; a truncated upload must not become a job.
         raise bad_request("Malformed multipart body: it ends before the closing boundary.", code="invalid_multipart")
     return parts
@@ -214,12 +233,13 @@ def _split_multipart(content_type: str, body: bytes) -> list[_Part]:
 def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator) -> Body:
     values: dict[str, Any] = {}
     uploads: dict[str, Upload] = {}
+    file_fields = validator.file_fields
     for part in _split_multipart(content_type, body):
         key = part.name
         if not key:
             continue  # a nameless part belongs to no field; unknown fields are ignored, as extras are
         top = key.partition("[")[0]
-        if top in validator.file_fields and "[" not in key and part.filename is None:
+        if top in file_fields and "[" not in key and part.filename is None:
             # OpenAPI's default multipart encoding for an object is a JSON part (some clients label
             # it with the field's file type); the SDKs use brackets instead. Both mean the object form.
             decoded = _json_object(part.data.decode("utf-8", "replace"))
@@ -227,17 +247,16 @@ def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator)
                 values[key] = decoded
                 continue
         if part.is_file():
-            if top not in validator.file_fields:
+            if top not in file_fields:
                 raise bad_request(f"'{key}' must be a text field, not a file upload.", param=key, code="invalid_type")
-            data = bytes(part.data)
-            uploads[key] = Upload(key, part.filename, part.content_type, len(data), hashlib.sha256(data).hexdigest())
+            uploads[key] = Upload(key, part.filename, part.content_type, part.size(), part.sha256())
             _set_nested(values, key, FILE_PLACEHOLDER)
             continue
         try:
             text = part.data.decode("utf-8")
         except UnicodeDecodeError:
             raise bad_request(f"'{key}' is not valid UTF-8 text.", param=key, code="invalid_encoding") from None
-        if top in validator.file_fields and "[" not in key:
+        if top in file_fields and "[" not in key:
             raise bad_request(
                 f"'{key}' must be a file upload (or, where the contract allows, an object in bracket notation such as {key}[image_url]).",
                 param=key,
