@@ -1,10 +1,6 @@
 """Reference server and conformance kit for the OpenAI video-generation API format."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("mockserver")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+source"
+# pyproject.toml reads the package version from here (setuptools' dynamic version).
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

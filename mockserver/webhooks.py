@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable
 
-import httpx
-from standardwebhooks import Webhook
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -43,6 +41,7 @@ from mockserver.jobs import Job
 from mockserver.journal import Entry
 
 if TYPE_CHECKING:
+    import httpx
     from mockserver.app import Server
 
 log = logging.getLogger("mockserver.webhooks")
@@ -271,7 +270,7 @@ class WebhookDispatcher:
         self._loop = loop
         self._sending = set()
         self._wake = asyncio.Event()
-        self._http = httpx.AsyncClient(follow_redirects=False)
+        self._http = None  # made by the first delivery
         self._task = self._loop.create_task(self._run(), name="mockserver-webhooks")
 
     async def stop(self) -> None:
@@ -356,6 +355,11 @@ class WebhookDispatcher:
     # -- delivery ------------------------------------------------------------------------
 
     async def _deliver(self, delivery: Delivery, delay: float, after: Delivery | None) -> None:
+        # httpx and standardwebhooks are imported by the first delivery, not at start-up: most fakes
+        # never send a webhook, and the two are a tenth of the server's start-up time.
+        import httpx
+        from standardwebhooks import Webhook
+
         reg = delivery.registration
         body = json.dumps(delivery.event, separators=(",", ":"))
         if delay:
@@ -375,7 +379,8 @@ class WebhookDispatcher:
             }
             record: dict[str, Any] = {"attempt": attempt, "at": time.time(), "status_code": None, "error": None}
             try:
-                assert self._http is not None
+                if self._http is None:
+                    self._http = httpx.AsyncClient(follow_redirects=False)
                 response = await self._http.post(reg.url, content=body, headers=headers, timeout=reg.timeout_seconds)
                 record["status_code"] = response.status_code
                 ok = 200 <= response.status_code < 300
