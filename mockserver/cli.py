@@ -188,8 +188,11 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _delegate(module: str, prog: str, help_text: str) -> Callable[[Any], None]:
-    """A subcommand whose options live in its own module; the rest of argv goes to that module's main()."""
+def _delegate(module: str, prog: str, help_text: str, extra: str | None = None) -> Callable[[Any], None]:
+    """A subcommand whose options live in its own module; the rest of argv goes to that module's main().
+
+    `extra`: the pyproject extra that module needs (its imports are not installed with the server).
+    """
 
     def add(subparsers: Any) -> None:
         # No option prefix here, so `-v`/`--help` reach the module's own parser instead of failing at this level.
@@ -199,7 +202,19 @@ def _delegate(module: str, prog: str, help_text: str) -> Callable[[Any], None]:
         def run(args: argparse.Namespace) -> int:
             import importlib
 
-            return int(importlib.import_module(module).main(args.rest) or 0)
+            try:
+                command = importlib.import_module(module)
+            except ModuleNotFoundError as exc:
+                if extra is None or (exc.name or "").startswith("mockserver"):
+                    raise
+                # `./scripts/serve` installs the server alone; say what to install instead of a traceback.
+                print(
+                    f"mockserver {prog}: needs the '{extra}' extra ({exc.name} is not installed): "
+                    f"pip install 'mockserver[{extra}]', or from a checkout .venv/bin/pip install -e '.[{extra}]'",
+                    file=sys.stderr,
+                )
+                return 2
+            return int(command.main(args.rest) or 0)
 
         p.set_defaults(run=run)
 
@@ -216,7 +231,7 @@ def parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
     _delegate("mockserver.profiles.command", "profiles", "list the real-world dialects serve --profile can speak")(sub)
     _delegate("mockserver.specgen.command", "spec", "generate the OpenAPI contract from the docs page, or diff docs vs reference")(sub)
-    _delegate("mockserver.conformance.command", "conform", "check a server (this fake or a real provider) against the contract")(sub)
+    _delegate("mockserver.conformance.command", "conform", "check a server (this fake or a real provider) against the contract", extra="conform")(sub)
     return p
 
 

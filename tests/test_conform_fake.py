@@ -112,6 +112,19 @@ def test_bad_options_get_a_clear_usage_error() -> None:
     assert "unknown phase(s) smoke" in result.stderr
 
 
+def test_without_the_conform_extra_it_says_what_to_install_instead_of_a_traceback() -> None:
+    # `./scripts/serve` installs the server alone; requests/schemathesis come with the `conform` extra.
+    # A None in sys.modules makes the import fail as an uninstalled package does.
+    code = "import sys; sys.modules['requests'] = None; from mockserver.cli import main; sys.exit(main(sys.argv[1:]))"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "conform", "--base-url", "http://127.0.0.1:1/v1", "--dry-run"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "needs the 'conform' extra" in result.stderr and "pip install" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_deviations_are_reported_under_their_own_heading_and_fail_the_run_only_with_strict(tmp_path: Path) -> None:
     # aihubmix's base64-JSON ids and extra fields are what the schema permits but the official API never sends.
     args = ("--phases", "lifecycle", "--mock-duration", "0.6", "--no-failed-job", "--quiet", "--report", "json,junit")
