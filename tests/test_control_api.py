@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import socket
+import time
+from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -13,6 +18,10 @@ from starlette.routing import Route
 from mockserver.client import MockControlError
 from mockserver.control import control_routes
 from mockserver.pytest_plugin import MockServerHandle
+from mockserver.webhooks import webhook_routes
+
+CONTROL_YAML = Path(__file__).resolve().parent.parent / "openapi" / "control.yaml"
+DEADLINE_SECONDS = 10.0
 
 
 def test_the_served_control_spec_is_valid_openapi_31_and_documents_every_control_route(mockserver: MockServerHandle) -> None:
@@ -25,22 +34,137 @@ def test_the_served_control_spec_is_valid_openapi_31_and_documents_every_control
     assert document["openapi"].startswith("3.1")
     app = mockserver_app_routes()
     documented = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
+    served = set()
     for path, methods in app:
         if path == "/__mock/clock/{action}":
             assert {p for _, p in documented if p.startswith("/__mock/clock/")} == {
                 f"/__mock/clock/{a}" for a in ("freeze", "unfreeze", "advance", "speed", "real")
             }
+            served |= {(m, p) for m, p in documented if p.startswith("/__mock/clock/")}
             continue
         for method in methods - {"HEAD"}:
             assert (method, path) in documented, f"{method} {path} is served but not in openapi/control.yaml"
+            served.add((method, path))
+    assert documented <= served, f"documented but not served: {sorted(documented - served)}"
 
 
 def mockserver_app_routes() -> list[tuple[str, set[str]]]:
-    from mockserver.app import Server
+    """Every /__mock route the app mounts (control_routes, webhook_routes, whatever app.py adds next)."""
+    from mockserver.app import create_app
     from mockserver.config import ServerConfig
 
-    routes = control_routes(Server(ServerConfig()))
-    return [(r.path, set(r.methods or ())) for r in routes if isinstance(r, Route)]
+    app = create_app(ServerConfig())
+    mounted = [(r.path, set(r.methods or ())) for r in app.routes if isinstance(r, Route) and r.path.startswith("/__mock/")]
+    # Both route tables must be among them, so a change in how the app is put together cannot empty this list.
+    server = app.state.server
+    tables = {r.path for r in [*control_routes(server), *webhook_routes(server)] if isinstance(r, Route)}
+    assert tables <= {path for path, _ in mounted}, sorted(tables - {path for path, _ in mounted})
+    return mounted
+
+
+def _closed(schema: Any) -> Any:
+    """The schema with every object that lists its properties closed to others, so that a field the
+    server sends but the document does not declare fails validation instead of passing unnoticed."""
+    if isinstance(schema, list):
+        return [_closed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    closed = {key: _closed(value) for key, value in schema.items()}
+    if isinstance(schema.get("properties"), dict) and "additionalProperties" not in schema:
+        closed["unevaluatedProperties"] = False
+    return closed
+
+
+class ControlDocument:
+    """Checks real answers against the response schemas of openapi/control.yaml, #/components refs resolved."""
+
+    URI = "urn:mockserver:control"
+
+    def __init__(self) -> None:
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
+        self.document = yaml.safe_load(CONTROL_YAML.read_text(encoding="utf-8"))
+        resource = Resource.from_contents(_closed(copy.deepcopy(self.document)), default_specification=DRAFT202012)
+        self.registry = Registry().with_resource(self.URI, resource)
+
+    def check(self, method: str, path: str, response: Any) -> None:
+        from jsonschema import Draft202012Validator
+
+        assert method.lower() in self.document["paths"].get(path, {}), f"{method} {path} is not in openapi/control.yaml"
+        documented = self.document["paths"][path][method.lower()]["responses"]
+        assert str(response.status_code) in documented, f"{method} {path} answered {response.status_code}, which the document does not list"
+        answer = documented[str(response.status_code)]
+        pointer = ["paths", path, method.lower(), "responses", str(response.status_code)]
+        if "$ref" in answer:  # a shared response under #/components/responses
+            pointer = answer["$ref"].removeprefix("#/").split("/")
+            answer = self.document[pointer[0]][pointer[1]][pointer[2]]
+        assert "application/json" in answer["content"] and response.headers["content-type"].startswith("application/json")
+        escaped = "/".join(part.replace("~", "~0").replace("/", "~1") for part in [*pointer, "content", "application/json", "schema"])
+        validator = Draft202012Validator({"$ref": f"{self.URI}#/{escaped}"}, registry=self.registry)
+        errors = [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(response.json())]
+        assert not errors, f"{method} {path} {response.status_code} does not match openapi/control.yaml: {errors}"
+
+
+def test_real_control_answers_match_the_documented_schemas(mockserver: MockServerHandle) -> None:
+    """Health, a webhook registration and the deliveries it leads to (one delivered, one given up),
+    the journal that recorded them, and the webhook errors, as a running fake sends them."""
+    import httpx
+
+    from tests.test_webhooks import Receiver
+
+    doc = ControlDocument()
+    root = mockserver.root_url
+    receiver = Receiver()
+    with socket.socket() as probe:  # a loopback port with nobody listening: every attempt fails
+        probe.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{probe.getsockname()[1]}/hook"
+    try:
+        with httpx.Client(base_url=root, timeout=10) as http:
+            health = http.get("/__mock/health")
+            doc.check("GET", "/__mock/health", health)
+            assert health.json()["store"] == "memory:" and health.json()["pid"] > 0
+
+            registered = http.post("/__mock/webhooks", json={"url": receiver.url, "api_key": mockserver.api_key})
+            doc.check("POST", "/__mock/webhooks", registered)
+            endpoint = registered.json()
+            assert (endpoint["owner"], endpoint["source"]) == (mockserver.owner, "runtime")
+            dead = http.post("/__mock/webhooks", json={"url": dead_url, "api_key": mockserver.api_key, "max_attempts": 1, "secret": endpoint["secret"]})
+            doc.check("POST", "/__mock/webhooks", dead)
+            doc.check("GET", "/__mock/webhooks", http.get("/__mock/webhooks", params={"owner": mockserver.owner}))
+
+            fault = http.post("/__mock/webhooks/faults", json={"mode": "late", "delay_seconds": 0, "endpoint": endpoint["id"]})
+            doc.check("POST", "/__mock/webhooks/faults", fault)
+            doc.check("GET", "/__mock/webhooks/faults", http.get("/__mock/webhooks/faults"))
+
+            video = mockserver.client().videos.create(model="sora-2", prompt="documented", extra_headers={"X-Mock-Duration": "0"})
+            deadline = time.monotonic() + DEADLINE_SECONDS
+            while True:
+                deliveries = http.get("/__mock/webhooks/deliveries", params={"video_id": video.id})
+                settled = [d for d in deliveries.json()["data"] if d["status"] != "pending"]
+                if len(settled) == 2:
+                    break
+                assert time.monotonic() < deadline, deliveries.json()
+                time.sleep(0.02)  # a poll interval, bounded by the deadline above
+            doc.check("GET", "/__mock/webhooks/deliveries", deliveries)
+            by_url = {d["url"]: d for d in deliveries.json()["data"]}
+            assert (by_url[receiver.url]["status"], by_url[receiver.url]["fault"]) == ("delivered", "late")
+            assert by_url[dead_url]["status"] == "failed" and by_url[dead_url]["attempts"][0]["status_code"] is None
+
+            journal = http.get("/__mock/journal", params={"owner": mockserver.owner})
+            doc.check("GET", "/__mock/journal", journal)
+            assert {e["path"] for e in journal.json()["data"]} >= {"/v1/videos", receiver.url, dead_url}
+
+            for method, path, call in [
+                ("POST", "/__mock/webhooks", lambda: http.post("/__mock/webhooks", json={"url": "ftp://example.invalid"})),
+                ("POST", "/__mock/webhooks/faults", lambda: http.post("/__mock/webhooks/faults", json={"mode": "late", "endpoint": "we_missing"})),
+                ("DELETE", "/__mock/webhooks/{endpoint_id}", lambda: http.delete("/__mock/webhooks/we_missing")),
+                ("DELETE", "/__mock/webhooks/{endpoint_id}", lambda: http.delete(f"/__mock/webhooks/{dead.json()['id']}")),
+                ("DELETE", "/__mock/webhooks", lambda: http.delete("/__mock/webhooks", params={"owner": mockserver.owner})),
+            ]:
+                doc.check(method, path, call())
+    finally:
+        receiver.close()
 
 
 @pytest.mark.parametrize(
