@@ -19,12 +19,6 @@ from tests.processes import REPO, RunningServer, free_port, serve
 
 KEY = "sk-conform-SECRET-7q9z3x5v1b"  # distinctive, so that any leak is easy to find
 
-# Known deviation of the fake, reported to its owners: a multipart part that carries the object
-# form of `video`/`input_reference` (JSON, no filename) is rejected with 400, which schemathesis'
-# positive_data_acceptance flags. Excluded here so this test watches everything else.
-KNOWN_FAKE_DEVIATIONS = "positive_data_acceptance"
-
-
 def conform(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mockserver", "conform", *args],
@@ -47,7 +41,6 @@ def test_conform_passes_against_the_fake_with_every_phase_and_keeps_the_key_secr
     result = conform(
         "--base-url", fake.base_url,
         "--max-creates", "400", "--max-examples", "5", "--seed", "7",
-        "--exclude-checks", KNOWN_FAKE_DEVIATIONS,
         "--report", "junit,json", "--report-dir", str(tmp_path),
         env={"OPENAI_API_KEY": KEY},
     )
