@@ -8,7 +8,6 @@ validators the contract compiled at start-up.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +15,7 @@ from python_multipart.multipart import MultipartParser, MultipartState, parse_op
 from python_multipart.exceptions import MultipartParseError
 from starlette.requests import ClientDisconnect, Request
 
+from mockserver import jsonbody
 from mockserver.contract import FILE_PLACEHOLDER, ObjectValidator, Operation
 from mockserver.errors import APIError, bad_request
 
@@ -119,7 +119,7 @@ def _leave_for_journal(request: Request, body: Body) -> None:
 
 def _parse_json(raw: bytes) -> Body:
     try:
-        value = json.loads(raw or b"null")
+        value = jsonbody.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"The body is not valid JSON: {exc}.", code="invalid_json") from None
     if not isinstance(value, dict):
@@ -262,6 +262,9 @@ def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator)
                 param=key,
                 code="invalid_type",
             )
+        if key in values and "array" not in validator.types.get(key, {"array"}):
+            # Which of two `model` parts did the client mean? Guessing would hide a client bug.
+            raise bad_request(f"'{key}' appears more than once in the form; send it once.", param=key, code="duplicate_field")
         _set_nested(values, key, validator.coerce(key, text) if "[" not in key else text)
     return Body(values, uploads)
 
@@ -270,7 +273,7 @@ def _json_object(text: str) -> dict[str, Any] | None:
     if not text.lstrip().startswith("{"):
         return None
     try:
-        value = json.loads(text)
+        value = jsonbody.loads(text)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

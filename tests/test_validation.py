@@ -41,6 +41,14 @@ def test_multipart_field_errors_name_the_field(client: TestClient, fields: dict[
     assert (body["param"], body["code"], body["type"]) == (param, code, "invalid_request_error")
 
 
+def test_a_field_sent_twice_is_refused_and_an_unknown_one_is_ignored(client: TestClient) -> None:
+    twice = [("prompt", (None, "x")), ("model", (None, "sora-2")), ("model", (None, "sora-2-pro"))]
+    body = error(client.post("/v1/videos", headers=AUTH, files=twice), 400)
+    assert (body["param"], body["code"]) == ("model", "duplicate_field")
+    unknown_twice = [("prompt", (None, "x")), ("tag", (None, "a")), ("tag", (None, "b"))]
+    assert client.post("/v1/videos", headers=AUTH, files=unknown_twice).status_code == 200
+
+
 def test_json_type_errors_and_non_object_bodies(client: TestClient) -> None:
     assert error(client.post("/v1/videos", headers=AUTH, json={"prompt": "x", "seconds": 8}), 400)["param"] == "seconds"
     assert error(client.post("/v1/videos", headers=AUTH, json=["prompt"]), 400)["code"] == "invalid_json"
