@@ -14,7 +14,6 @@ key's fingerprint (`owner`, see mockserver.service.owner_of); JSON bodies may ca
 from __future__ import annotations
 
 import hmac
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -22,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from mockserver import jsonbody
 from mockserver.auth import bearer_token
 from mockserver.errors import APIError, bad_request
 from mockserver.faults import FaultError, FaultRule, parse_rule
@@ -91,7 +91,7 @@ async def _json_object(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw)
+        value = jsonbody.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"The body is not valid JSON: {exc}.", code="invalid_json") from None
     if not isinstance(value, dict):

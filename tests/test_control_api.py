@@ -206,6 +206,25 @@ def test_malformed_json_and_unknown_control_paths_are_clear_errors(mockserver: M
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "fault_not_found"
 
 
+def test_nan_and_infinity_are_refused_and_leave_the_fake_working(mockserver: MockServerHandle) -> None:
+    import httpx
+
+    root = mockserver.root_url
+    for path, body in [
+        ("/__mock/clock/advance", b'{"seconds": NaN}'),
+        ("/__mock/clock/speed", b'{"speed": Infinity}'),
+        ("/__mock/webhooks", b'{"url": "http://127.0.0.1:9/hook", "backoff_seconds": NaN}'),
+        ("/v1/videos", b'{"prompt": "x", "seconds": -Infinity}'),
+    ]:
+        answer = httpx.post(f"{root}{path}", content=body, headers={"content-type": "application/json", "authorization": "Bearer sk-nan"})
+        assert answer.status_code == 400, (path, answer.text)
+        assert answer.json()["error"]["code"] == "invalid_json"
+    # Nothing was half-accepted: the clock reads, and no endpoint was saved.
+    assert httpx.get(f"{root}/__mock/clock").status_code == 200
+    listed = httpx.get(f"{root}/__mock/webhooks")
+    assert listed.status_code == 200 and all(e["url"] != "http://127.0.0.1:9/hook" for e in listed.json()["data"])
+
+
 def test_freeze_speed_and_real_time(mockserver: MockServerHandle) -> None:
     clock = mockserver.clock
     frozen = clock.describe()
