@@ -20,6 +20,7 @@ from mockserver.clock import Clock, ClockPinMiddleware
 from mockserver.config import ServerConfig
 from mockserver.contract import Contract
 from mockserver.control import control_routes
+from mockserver.dispatch import Handler, OperationDispatcher
 from mockserver.errors import APIError
 from mockserver.faults import FaultBook, FaultMiddleware
 from mockserver.headers import OpenAIHeadersMiddleware
@@ -105,21 +106,32 @@ class Server:
         }
 
 
-def _routes(server: Server) -> list[BaseRoute]:
+def _operations(server: Server) -> dict[str, dict[str, Handler]]:
+    """Full path template -> method -> handler, for every operation of the contract this server has.
+
+    Literal paths (/videos/edits) must win over templates (/videos/{video_id}), so they come first;
+    the Router's API routes and the OperationDispatcher are both built from this, in this order.
+    """
     contract = server.contract
     handlers = VideoRoutes(server).table()
-    routes: list[BaseRoute] = []
-    # Literal paths (/videos/edits) must win over templates (/videos/{video_id}), so mount them first.
     ordered = sorted(contract.operations.values(), key=lambda op: ("{" in op.path, op.path))
-    by_path: dict[str, dict[str, Any]] = {}
+    by_path: dict[str, dict[str, Handler]] = {}
     for op in ordered:
         handler = handlers.get((op.method, op.path))
         if handler is None:
             log.warning("the contract has %s %s, which this server has no handler for", op.method, op.path)
             continue
-        by_path.setdefault(op.path, {})[op.method] = handler
-    for path, methods in by_path.items():
-        routes.append(Route(contract.base_path + path, _dispatch(methods), methods=list(methods)))
+        by_path.setdefault(contract.base_path + op.path, {})[op.method] = handler
+    return by_path
+
+
+def _routes(server: Server, operations: dict[str, dict[str, Handler]]) -> list[BaseRoute]:
+    contract = server.contract
+    # The OperationDispatcher answers these first; the Router still has them for what it alone
+    # decides: 405 with Allow for a wrong method, and trailing-slash redirects.
+    routes: list[BaseRoute] = [
+        Route(path, _dispatch(methods), methods=list(methods)) for path, methods in operations.items()
+    ]
 
     async def spec_yaml(request: Request) -> Response:
         return Response(contract.yaml_text, media_type="application/yaml")
@@ -181,8 +193,9 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
 
     # With a shared store, each request reads the clock once (one query instead of several).
     pin_clock = [Middleware(ClockPinMiddleware, clock=server.clock)] if server.store.shared else []
+    operations = _operations(server)
     app = Starlette(
-        routes=_routes(server),
+        routes=_routes(server, operations),
         # The journal wraps the fault injector, so a request a fault answered is journaled too.
         middleware=[
             *pin_clock,
@@ -191,6 +204,12 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
             Middleware(RequestOriginMiddleware),
             Middleware(JournalMiddleware, journal=server.journal, virtual_now=server.clock.now),
             Middleware(FaultMiddleware, book=server.faults, render_error=server.render_error),
+            # Innermost: the API's operations without the Router; errors rendered by the same handlers.
+            Middleware(
+                OperationDispatcher,
+                operations=operations,
+                error_handlers={APIError: api_error, HTTPException: http_error, StoreError: store_down},
+            ),
         ],
         exception_handlers={APIError: api_error, HTTPException: http_error, StoreError: store_down, Exception: unexpected},
         lifespan=lifespan(server.webhooks),
