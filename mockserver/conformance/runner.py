@@ -215,6 +215,29 @@ def _schemathesis_config(options: ConformOptions, wanted: list[str]) -> Any:
     return SchemathesisConfig.from_dict(data)
 
 
+def _part_media_types(contract: Contract) -> set[str]:
+    """Every media type the contract's multipart encodings give a part (`encoding: {video: {contentType: ...}}`)."""
+    found: set[str] = set()
+    for methods in contract.document.get("paths", {}).values():
+        for operation in methods.values() if isinstance(methods, dict) else ():
+            content = operation.get("requestBody", {}).get("content", {}) if isinstance(operation, dict) else {}
+            for encoding in content.get("multipart/form-data", {}).get("encoding", {}).values():
+                found.update(t.strip() for t in str(encoding.get("contentType", "")).split(",") if t.strip())
+    return found
+
+
+def _serialize_file_parts(contract: Contract) -> None:
+    # schemathesis serialises image parts and octet-stream, but has no serializer for video/mp4: a
+    # generated `video` part that is not bytes yet (an object, a number) was reported as "Serialization
+    # not possible", a run error against a correct server. Such parts are sent as bytes, as files are.
+    import schemathesis
+    from schemathesis.transport.requests import REQUESTS_TRANSPORT
+
+    missing = sorted(t for t in _part_media_types(contract) if REQUESTS_TRANSPORT.get_first_matching_media_type(t) is None)
+    if missing:
+        schemathesis.serializer.alias(missing, "application/octet-stream")
+
+
 def _is_budget_error(error: BaseException | None) -> bool:
     seen = 0
     while error is not None and seen < 10:
@@ -241,6 +264,7 @@ def _schemathesis_phases(
     except ImportError:  # pragma: no cover - depends on the environment
         report.errors.append("schemathesis is not installed: pip install 'mockserver[conform]' (or skip it with --phases lifecycle)")
         return
+    _serialize_file_parts(contract)
     creating = job_creating_operations(contract)
     spec_path = Path(contract.source or resolve_spec_path(options.spec))
     schema = schemathesis.openapi.from_path(str(spec_path), config=_schemathesis_config(options, wanted))
