@@ -9,48 +9,24 @@ binary is missing (Debian: apt-get install redis-server).
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from contextlib import ExitStack, contextmanager
 from typing import Any, Iterator
 
 from benchmarks import load, servers
 from benchmarks.scenarios import AUTH, PROMPT, Settings, _error_notes, check, compare, create_job, ratio, result
-from benchmarks.servers import MockSpec, free_port
+from benchmarks.servers import MockSpec
+from mockserver.store.local_redis import RedisUnavailable, local_redis
 
 BASELINE = "memory, 1 worker"
 
 
 @contextmanager
-def redis_server(settings: Settings, deadline_s: float = 15.0) -> Iterator[int]:
-    """A private redis-server on a free port, ready when it answers PING; yields the port."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise servers.Unavailable("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(settings.workdir)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+def _redis() -> Iterator[str]:
     try:
-        deadline = time.monotonic() + deadline_s
-        while not _pong(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise servers.Unavailable(f"redis-server did not answer PING on port {port} within {deadline_s}s")
-            time.sleep(0.01)  # a poll interval, bounded by the deadline above
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-
-
-def _pong(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
+        with local_redis() as url:
+            yield url
+    except RedisUnavailable as exc:  # raised only while starting
+        raise servers.Unavailable(str(exc)) from None
 
 
 def poll_stores(settings: Settings) -> dict[str, Any]:
@@ -59,7 +35,7 @@ def poll_stores(settings: Settings) -> dict[str, Any]:
     with ExitStack() as stack:
         stores: dict[str, str] = {"memory": "memory:", "sqlite": f"sqlite:///{settings.workdir / 'bench-state.db'}"}
         try:
-            stores["redis"] = f"redis://127.0.0.1:{stack.enter_context(redis_server(settings))}/0"
+            stores["redis"] = stack.enter_context(_redis())
         except servers.Unavailable as exc:
             notes.append(f"Redis skipped: {exc}")
         combos = [("memory", 1), ("sqlite", 1), ("sqlite", 2)] + ([("redis", 1), ("redis", 2)] if "redis" in stores else [])
