@@ -12,6 +12,7 @@ The control API (`/__mock/...`) is never subject to faults: a test must always b
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import random
 import re
@@ -398,9 +399,18 @@ class FaultBook:
 def _owner_from_scope(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return owner_of(token.strip())
+            owner = _owner_of_authorization(value)
+            if owner != ANONYMOUS:
+                return owner
+    return ANONYMOUS
+
+
+@functools.lru_cache(maxsize=256)
+def _owner_of_authorization(value: bytes) -> str:
+    # Cached by the raw header, as owner_of is by key: a client sends the same one on every request.
+    scheme, _, token = value.decode("latin-1").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return owner_of(token.strip())
     return ANONYMOUS
 
 

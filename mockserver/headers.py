@@ -35,11 +35,14 @@ class OpenAIHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 elapsed_ms = int((time.perf_counter() - started) * 1000)
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                headers.append((b"openai-processing-ms", str(elapsed_ms).encode()))
-                headers.append(_VERSION_HEADER)
-                message = {**message, "headers": headers}
+                # A new list (the response may hold on to its own) in the message, as Starlette's
+                # middleware does: every message is made for this one send.
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"x-request-id", request_id.encode()),
+                    (b"openai-processing-ms", b"%d" % elapsed_ms),
+                    _VERSION_HEADER,
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -429,20 +429,37 @@ class WebhookMiddleware:
     """Starts the dispatcher on the serving loop, and wakes it after a clock change or reset.
 
     Starting here as well as in the lifespan covers servers run with lifespan off (the pytest plugin).
+    While a lifespan runs it has started the dispatcher on the loop that serves every request, so
+    requests skip the check: `ensure_started` asks for the running loop, and that costs a getpid()
+    system call per request.
     """
 
     def __init__(self, app: ASGIApp, dispatcher: WebhookDispatcher) -> None:
         self.app = app
         self.dispatcher = dispatcher
+        self.lifespan_running = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            if scope["type"] == "lifespan":
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
-        self.dispatcher.ensure_started()
+        if not self.lifespan_running:
+            self.dispatcher.ensure_started()
         await self.app(scope, receive, send)
         if scope["method"] == "POST":  # a create (a job to announce) or a clock change: look again now
             self.dispatcher.wake()
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The app's lifespan (below) starts the dispatcher once startup begins and stops it at
+        # shutdown; this call lasts from startup to shutdown.
+        self.lifespan_running = True
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.lifespan_running = False
 
 
 def lifespan(dispatcher: WebhookDispatcher) -> Any:

@@ -50,19 +50,28 @@ class RenderContext:
         return f"{self.origin}{self.base_path}/videos/{video_id}/content"
 
 
-_origin: contextvars.ContextVar[str] = contextvars.ContextVar("mockserver_request_origin", default="http://127.0.0.1")
+# The scope of the request being answered; its origin is worked out only when a renderer asks.
+_request: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("mockserver_request_scope", default=None)
 
 
 def request_origin() -> str:
-    return _origin.get()
+    """scheme://host[:port] as the client addressed the request being answered."""
+    scope = _request.get()
+    if scope is None:
+        return "http://127.0.0.1"
+    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), None)
+    if host is None and scope.get("server"):
+        name, port = scope["server"]
+        host = f"{name}:{port}"
+    return f"{scope.get('scheme', 'http')}://{host or '127.0.0.1'}"
 
 
 class ProfileMiddleware:
     """The request-level part of a dialect: routes it does not have, headers it adds.
 
-    It also remembers the scheme and Host of the current request, for dialects that put URLs in
-    bodies: the Video renderer is called far from the request object, and every request runs in
-    its own task, so the context variable never leaks between requests.
+    It also remembers the current request, for dialects that put URLs in bodies (`request_origin`):
+    the Video renderer is called far from the request object, and every request runs in its own
+    task, so the context variable never leaks between requests.
 
     The profile and contract are given, or found on the app (`app.state.server`) at the first
     request. Pure ASGI; a response is only buffered for the operations a profile names in
@@ -80,11 +89,7 @@ class ProfileMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), None)
-        if host is None and scope.get("server"):
-            name, port = scope["server"]
-            host = f"{name}:{port}"
-        _origin.set(f"{scope.get('scheme', 'http')}://{host or '127.0.0.1'}")
+        _request.set(scope)
         routes = self.routes or self._routes_of(scope)
         if routes is None or not routes.active:
             await self.app(scope, receive, send)
