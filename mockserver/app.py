@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from mockserver import __version__, profiles, wire
@@ -30,7 +30,7 @@ from mockserver.media import MediaLibrary
 from mockserver.outcomes import ScriptQueue
 from mockserver.profiles import ProfileIds, RenderContext, RequestOriginMiddleware
 from mockserver.profiles.base import request_origin
-from mockserver.routes import VideoRoutes
+from mockserver.routes import CompactJSONResponse, VideoRoutes
 from mockserver.service import JobView, TimingPlan, VideoService
 from mockserver.store import Store, StoreError, open_store
 from mockserver.webhooks import WebhookDispatcher, WebhookMiddleware, lifespan, webhook_routes
@@ -48,6 +48,9 @@ class Server:
         self.profile = profiles.load(config.profile, config.extra.get("profile_options"))
         self.contract = Contract.load(self.profile.contract_name(config.spec))
         self.vocabulary = self.profile.vocabulary(self.contract.vocabulary)  # the status words clients see
+        self.video_shape = wire.VideoShape(self.vocabulary)
+        # Most dialects keep the reference Video; those skip building a render context per poll.
+        self._profile_renders_video = type(self.profile).video is not profiles.Profile.video
         # Everything that changes at run time lives in the store, so workers sharing it agree.
         self.store: Store = store if store is not None else open_store(config.store)
         self.clock = clock or Clock(self.store)
@@ -83,7 +86,9 @@ class Server:
         return jobs
 
     def render_video(self, view: JobView) -> dict[str, Any]:
-        doc = wire.video(view.job, view.state, self.vocabulary)
+        doc = self.video_shape.render(view.job, view.state)
+        if not self._profile_renders_video:
+            return doc
         context = RenderContext(request_origin(), self.contract.base_path)
         return self.profile.video(doc, view.job, view.state, context)
 
@@ -91,7 +96,7 @@ class Server:
         body, status = error.body(self.contract.error_type(error.status)), error.status
         if request.url.path.startswith(f"{self.contract.base_path}/"):  # the dialect covers the API, not /__mock
             status, body = self.profile.error(status, body, method=request.method, path=request.url.path)
-        return JSONResponse(body, status_code=status, headers=error.headers)
+        return CompactJSONResponse(body, status_code=status, headers=error.headers)
 
     def health(self) -> dict[str, Any]:
         return {
