@@ -26,6 +26,9 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+_ANY_KEY = KeyRules()  # the rules of any sk- key when none are configured; made once, not per request
+
+
 class Authenticator:
     def __init__(self, config: ServerConfig) -> None:
         self.keys = config.api_keys
@@ -36,7 +39,7 @@ class Authenticator:
             return None  # the admin token opens the control API, never the video API
         if self.keys:
             return self.keys.get(key)
-        return KeyRules() if key.startswith("sk-") else None
+        return _ANY_KEY if key.startswith("sk-") else None
 
     def authenticate(self, request: Request) -> tuple[str, KeyRules]:
         key = bearer_token(request)

@@ -84,6 +84,11 @@ class Clock:
     def now(self) -> float:
         return self.settings.at(self._real_time())
 
+    def reading(self) -> tuple[ClockSettings, float]:
+        """The settings and the time they give now, from one read of the settings."""
+        settings = self.settings
+        return settings, settings.at(self._real_time())
+
     def _change(self, make: Callable[[ClockSettings, float], ClockSettings | None]) -> ClockSettings:
         real = self._real_time()
 

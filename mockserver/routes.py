@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from mockserver import outcomes, wire
+from mockserver.clock import ClockSettings
 from mockserver.errors import APIError, bad_request
 from mockserver.inputs import Body, parse_body, parse_query
 from mockserver.jobs import Job, seconds_until_change
@@ -59,17 +60,11 @@ class VideoRoutes:
 
     def _video_response(self, view: JobView) -> JSONResponse:
         response = CompactJSONResponse(self.server.render_video(view))
-        remaining = seconds_until_change(view.job, self.service.clock.now())
+        settings, now = self.service.clock.reading()
+        remaining = seconds_until_change(view.job, now)
         if remaining is not None:
-            response.raw_headers.append((_POLL_AFTER_RAW, str(self._poll_after_ms(remaining)).encode()))
+            response.raw_headers.append((_POLL_AFTER_RAW, b"%d" % _poll_after_ms(remaining, settings)))
         return response
-
-    def _poll_after_ms(self, remaining_virtual: float) -> int:
-        # Tell the SDK's poll() to come back about when something will have changed, within sane bounds.
-        settings = self.service.clock.settings
-        if settings.frozen or settings.speed == 0:
-            return 1000
-        return int(min(2000, max(50, remaining_virtual / settings.speed * 1000)))
 
     async def _body(self, request: Request, method: str, path: str) -> Body:
         op = self.contract.find(method, path)
@@ -197,6 +192,14 @@ class VideoRoutes:
     async def get_character(self, request: Request) -> Response:
         owner, _ = self.server.auth.authenticate(request)
         return CompactJSONResponse(wire.character(self.service.get_character(owner, request.path_params["character_id"])))
+
+
+def _poll_after_ms(remaining_virtual: float, settings: ClockSettings) -> int:
+    # Tell the SDK's poll() to come back about when something will have changed, within sane bounds.
+    if settings.frozen or settings.speed == 0:
+        return 1000
+    real_ms = remaining_virtual / settings.speed * 1000
+    return 50 if real_ms < 50 else 2000 if real_ms > 2000 else int(real_ms)
 
 
 def error_response(error: APIError, error_type: str) -> JSONResponse:
