@@ -199,6 +199,13 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
     # With a shared store, each request reads the clock once (one query instead of several).
     pin_clock = [Middleware(ClockPinMiddleware, clock=server.clock)] if server.store.shared else []
     operations = _operations(server)
+    # A dialect's request-level part (operations it lacks, headers it adds, the origin for URLs in
+    # bodies); the reference profile needs none of it, so its requests skip the layer.
+    profile_layer = (
+        [Middleware(RequestOriginMiddleware, profile=server.profile, base_path=server.contract.base_path,
+                    operations=list(server.contract.operations))]
+        if RequestOriginMiddleware.needed_by(server.profile) else []
+    )
     app = Starlette(
         routes=_routes(server, operations),
         # The journal wraps the fault injector, so a request a fault answered is journaled too.
@@ -206,7 +213,7 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
             *pin_clock,
             Middleware(WebhookMiddleware, dispatcher=server.webhooks),
             Middleware(OpenAIHeadersMiddleware),
-            Middleware(RequestOriginMiddleware),
+            *profile_layer,
             Middleware(JournalMiddleware, journal=server.journal, virtual_now=server.clock.now),
             Middleware(FaultMiddleware, book=server.faults, render_error=server.render_error),
             # Innermost: the API's operations without the Router; errors rendered by the same handlers.

@@ -105,6 +105,16 @@ class ProfileMiddleware:
             return
         await self.app(scope, receive, _with_headers(send, routes.profile, operation))
 
+    @staticmethod
+    def needed_by(profile: Profile) -> bool:
+        """Whether a server with this profile needs the middleware at all (decided once, at start-up).
+
+        The reference profile and dialects that only rename things in error bodies or ids need
+        neither the routes nor the request's origin, and skip a layer on every request.
+        """
+        renders_video = type(profile).video is not Profile.video  # may put absolute URLs in bodies
+        return bool(profile.unserved) or profile.adds_headers or renders_video
+
     def _routes_of(self, scope: Scope) -> _ProfileRoutes | None:
         server = getattr(getattr(scope.get("app"), "state", None), "server", None)
         if server is None:
