@@ -10,7 +10,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from mockserver import outcomes, wire
 from mockserver.clock import ClockSettings
-from mockserver.errors import APIError, bad_request
+from mockserver.errors import bad_request
 from mockserver.inputs import Body, parse_body, parse_query
 from mockserver.jobs import Job, seconds_until_change
 from mockserver.service import JobView
@@ -200,7 +200,3 @@ def _poll_after_ms(remaining_virtual: float, settings: ClockSettings) -> int:
         return 1000
     real_ms = remaining_virtual / settings.speed * 1000
     return 50 if real_ms < 50 else 2000 if real_ms > 2000 else int(real_ms)
-
-
-def error_response(error: APIError, error_type: str) -> JSONResponse:
-    return CompactJSONResponse(error.body(error_type), status_code=error.status, headers=error.headers)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from typing import Any, Iterable, Iterator
 
 from mockserver.jobs import Job
@@ -65,7 +65,9 @@ class MemoryStore:
             self._owners: dict[str, _OwnerIndex] = {}
             self._due: list[tuple[float, int, str]] = []
             self._tiebreak = itertools.count()
-            self._docs: defaultdict[str, dict[str, Any]] = defaultdict(dict)  # dicts keep insertion order
+            # Ordered by insertion; OrderedDict because trimming (the journal's `keep`) removes the oldest:
+            # popitem(last=False) is O(1), where a plain dict's first key is found past every deleted slot.
+            self._docs: defaultdict[str, OrderedDict[str, Any]] = defaultdict(OrderedDict)
             self._numbers: defaultdict[str, int] = defaultdict(int)
 
     def close(self) -> None:
@@ -134,7 +136,7 @@ class MemoryStore:
             docs[doc_id] = doc
             if keep is not None:
                 while len(docs) > keep:
-                    del docs[next(iter(docs))]
+                    docs.popitem(last=False)
 
     def update(self, kind: str, doc_id: str, change: Updater[T]) -> T:
         with self._lock:
