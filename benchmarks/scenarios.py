@@ -269,7 +269,7 @@ def startup(settings: Settings) -> dict[str, Any]:
     return result(
         "startup", "process start to the first healthy response (mock: /__mock/health, bare: /health)", sides,
         [check("start-up time vs bare", value, "<= 1.50", 1.5, at_least=False)],
-        ["startup: both sides started from byte-compiled modules (compileall first), as an installed package is"],
+        ["both sides started from byte-compiled modules (compileall first), as an installed package is"],
     )
 
 
