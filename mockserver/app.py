@@ -28,7 +28,7 @@ from mockserver.ids import IdFactory
 from mockserver.journal import Journal, JournalMiddleware
 from mockserver.media import MediaLibrary
 from mockserver.outcomes import ScriptQueue
-from mockserver.profiles import ProfileIds, RenderContext, RequestOriginMiddleware
+from mockserver.profiles import ProfileIds, ProfileMiddleware, RenderContext
 from mockserver.profiles.base import request_origin
 from mockserver.routes import CompactJSONResponse, VideoRoutes
 from mockserver.service import JobView, TimingPlan, VideoService
@@ -196,15 +196,17 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
         error = APIError(500, "The mock server hit an unexpected error; this is a bug in the mock.", code="internal_error")
         return server.render_error(request, error)
 
+    # The dispatcher renders a handler's error with the app's own handlers; a bug goes on to `unexpected`.
+    handlers: dict[Any, Any] = {APIError: api_error, HTTPException: http_error, StoreError: store_down}
     # With a shared store, each request reads the clock once (one query instead of several).
     pin_clock = [Middleware(ClockPinMiddleware, clock=server.clock)] if server.store.shared else []
     operations = _operations(server)
     # A dialect's request-level part (operations it lacks, headers it adds, the origin for URLs in
     # bodies); the reference profile needs none of it, so its requests skip the layer.
     profile_layer = (
-        [Middleware(RequestOriginMiddleware, profile=server.profile, base_path=server.contract.base_path,
+        [Middleware(ProfileMiddleware, profile=server.profile, base_path=server.contract.base_path,
                     operations=list(server.contract.operations))]
-        if RequestOriginMiddleware.needed_by(server.profile) else []
+        if ProfileMiddleware.needed_by(server.profile) else []
     )
     app = Starlette(
         routes=_routes(server, operations),
@@ -220,10 +222,10 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
             Middleware(
                 OperationDispatcher,
                 operations=operations,
-                error_handlers={APIError: api_error, HTTPException: http_error, StoreError: store_down},
+                error_handlers=handlers,
             ),
         ],
-        exception_handlers={APIError: api_error, HTTPException: http_error, StoreError: store_down, Exception: unexpected},
+        exception_handlers={**handlers, Exception: unexpected},
         lifespan=lifespan(server.webhooks),
     )
     app.state.server = server

@@ -17,7 +17,7 @@ An exception with no handler propagates to Starlette's ServerErrorMiddleware, as
 from __future__ import annotations
 
 import re
-from typing import Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Generic, Mapping, TypeVar
 
 from starlette.convertors import Convertor, StringConvertor
 from starlette.requests import Request
@@ -27,14 +27,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 Handler = Callable[[Request], Awaitable[Response]]
 ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
+V = TypeVar("V")  # what an operation maps to: a handler here, a label for a dialect's middleware
 
 
-class _Template:
+class _Template(Generic[V]):
     """One path template of one method: its regex and, when not plain strings, its converters."""
 
     __slots__ = ("regex", "convertors", "handler")
 
-    def __init__(self, path: str, handler: Handler) -> None:
+    def __init__(self, path: str, handler: V) -> None:
         regex, _, convertors = compile_path(path)
         self.regex: re.Pattern[str] = regex
         # Plain `{name}` parameters need no conversion; skip the loop for them.
@@ -43,22 +44,25 @@ class _Template:
         self.handler = handler
 
 
-class _MethodTable:
+class _MethodTable(Generic[V]):
     """The operations of one method, in the Router's order: literal paths, then templates."""
 
     __slots__ = ("literal", "templates")
 
     def __init__(self) -> None:
-        self.literal: dict[str, Handler] = {}
-        self.templates: list[_Template] = []
+        self.literal: dict[str, V] = {}
+        self.templates: list[_Template[V]] = []
 
 
-def compile_operations(operations: Mapping[str, Mapping[str, Handler]]) -> dict[str, _MethodTable]:
+OperationTables = dict[str, _MethodTable[V]]
+
+
+def compile_operations(operations: Mapping[str, Mapping[str, V]]) -> OperationTables[V]:
     """`{"/v1/videos/{video_id}": {"GET": handler, ...}, ...}` -> method -> table.
 
     The order of `operations` is the Router's order; a GET serves HEAD too, as a Starlette Route does.
     """
-    tables: dict[str, _MethodTable] = {}
+    tables: OperationTables[V] = {}
     for path, methods in operations.items():
         for method, handler in methods.items():
             for served in (method, "HEAD") if method == "GET" else (method,):
@@ -68,6 +72,24 @@ def compile_operations(operations: Mapping[str, Mapping[str, Handler]]) -> dict[
                 elif path not in table.literal:
                     table.literal[path] = handler
     return tables
+
+
+def match_operation(tables: OperationTables[V], method: str, path: str) -> tuple[V, dict[str, Any]] | None:
+    """What `method path` maps to, with its path parameters; None when no operation matches."""
+    table = tables.get(method)
+    if table is None:
+        return None
+    handler = table.literal.get(path)
+    if handler is not None:
+        return handler, {}
+    for template in table.templates:
+        found = template.regex.match(path)
+        if found is not None:
+            params: dict[str, Any] = found.groupdict()
+            if template.convertors is not None:
+                params = {name: template.convertors[name].convert(value) for name, value in params.items()}
+            return template.handler, params
+    return None
 
 
 class OperationDispatcher:
@@ -83,25 +105,9 @@ class OperationDispatcher:
         self.tables = compile_operations(operations)
         self.error_handlers = dict(error_handlers)
 
-    def match(self, method: str, path: str) -> tuple[Handler, dict[str, object]] | None:
-        table = self.tables.get(method)
-        if table is None:
-            return None
-        handler = table.literal.get(path)
-        if handler is not None:
-            return handler, {}
-        for template in table.templates:
-            found = template.regex.match(path)
-            if found is not None:
-                params: dict[str, object] = found.groupdict()
-                if template.convertors is not None:
-                    params = {name: template.convertors[name].convert(value) for name, value in params.items()}
-                return template.handler, params
-        return None
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # A root_path changes what the Router matches against; leave those requests to it.
-        hit = self.match(scope["method"], scope["path"]) if scope["type"] == "http" and not scope.get("root_path") else None
+        hit = match_operation(self.tables, scope["method"], scope["path"]) if scope["type"] == "http" and not scope.get("root_path") else None
         if hit is None:
             await self.app(scope, receive, send)
             return

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
@@ -29,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.config import ConfigError
 from mockserver.contract import Vocabulary
+from mockserver.dispatch import compile_operations, match_operation
 from mockserver.ids import IdFactory
 from mockserver.jobs import Job, JobState, Phase
 
@@ -73,29 +73,24 @@ class ProfileMiddleware:
     the Video renderer is called far from the request object, and every request runs in its own
     task, so the context variable never leaks between requests.
 
-    The profile and contract are given, or found on the app (`app.state.server`) at the first
-    request. Pure ASGI; a response is only buffered for the operations a profile names in
+    Pure ASGI; a response is only buffered for the operations a profile names in
     `headers_need_body` (small JSON bodies), never a download.
     """
 
-    def __init__(self, app: ASGIApp, profile: Profile | None = None, base_path: str | None = None,
-                 operations: list[tuple[str, str]] | None = None) -> None:
+    def __init__(self, app: ASGIApp, profile: Profile, base_path: str, operations: list[tuple[str, str]]) -> None:
         self.app = app
-        self.routes: _ProfileRoutes | None = None
-        if profile is not None and base_path is not None and operations is not None:
-            self.routes = _ProfileRoutes(profile, base_path, operations)
+        self.routes = _ProfileRoutes(profile, base_path, operations)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         _request.set(scope)
-        routes = self.routes or self._routes_of(scope)
-        if routes is None or not routes.active:
+        routes = self.routes
+        if not routes.active:
             await self.app(scope, receive, send)
             return
-        method = "GET" if scope["method"] == "HEAD" else scope["method"]
-        operation = routes.operation(method, scope["path"])
+        operation = routes.operation(scope["method"], scope["path"])  # HEAD is a GET's operation
         if operation is not None and operation in routes.unserved:
             status, body = routes.profile.unknown_route(scope["method"], scope["path"])
             await _send_json(send, status, body)
@@ -115,35 +110,24 @@ class ProfileMiddleware:
         renders_video = type(profile).video is not Profile.video  # may put absolute URLs in bodies
         return bool(profile.unserved) or profile.adds_headers or renders_video
 
-    def _routes_of(self, scope: Scope) -> _ProfileRoutes | None:
-        server = getattr(getattr(scope.get("app"), "state", None), "server", None)
-        if server is None:
-            return None
-        self.routes = _ProfileRoutes(server.profile, server.contract.base_path, list(server.contract.operations))
-        return self.routes
-
-
-# The name app.py installs the middleware under.
-RequestOriginMiddleware = ProfileMiddleware
-
 
 class _ProfileRoutes:
-    """The contract's operations as regular expressions, compiled once, for one profile."""
+    """The contract's operations, compiled once, labelled for one profile ("GET /videos/{video_id}")."""
 
     def __init__(self, profile: Profile, base_path: str, operations: list[tuple[str, str]]) -> None:
         self.profile = profile
         self.unserved = frozenset(f"{method} {path}" for method, path in profile.unserved)
         self.active = bool(self.unserved) or profile.adds_headers
-        # Literal paths (/videos/edits) before templates (/videos/{video_id}), as the router does.
-        ordered = sorted(operations, key=lambda op: ("{" in op[1], op[1]))
-        self.patterns = [
-            (method, re.compile(re.escape(base_path) + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"), f"{method} {path}")
-            for method, path in ordered
-        ]
+        # The same matcher as the server's dispatcher, so a dialect sees a request as the same operation.
+        by_path: dict[str, dict[str, str]] = {}
+        for method, path in sorted(operations, key=lambda op: ("{" in op[1], op[1])):  # literal paths first
+            by_path.setdefault(base_path + path, {})[method] = f"{method} {path}"
+        self.tables = compile_operations(by_path)
 
     def operation(self, method: str, path: str) -> str | None:
         """"GET /videos/{video_id}" for GET /v1/videos/video_123; None when no operation matches."""
-        return next((label for m, pattern, label in self.patterns if m == method and pattern.match(path)), None)
+        hit = match_operation(self.tables, method, path)
+        return hit[0] if hit is not None else None
 
 
 def _with_headers(send: Send, profile: Profile, operation: str) -> Send:
