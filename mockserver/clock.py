@@ -33,20 +33,6 @@ _PINNED: ContextVar[tuple[Clock, ClockSettings] | None] = ContextVar("mockserver
 REAL_TIME = ClockSettings(anchor_real=0.0, anchor_virtual=0.0)  # virtual time = real time
 
 
-class _Local:
-    """Where a Clock without a store keeps its settings (a lone Clock in a unit test)."""
-
-    def __init__(self) -> None:
-        self.doc: dict[str, Any] | None = None
-
-    def get_doc(self, kind: str, doc_id: str) -> Any:
-        return self.doc
-
-    def update(self, kind: str, doc_id: str, change: Callable[[Any], tuple[Any, Any]]) -> Any:
-        self.doc, result = change(self.doc)
-        return result
-
-
 class Clock:
     """Reads its settings from the store on every use, so every worker sharing a store shares the time.
 
@@ -57,7 +43,11 @@ class Clock:
     KIND, ID = "settings", "clock"
 
     def __init__(self, store: Any = None, real_time: Callable[[], float] = time.time) -> None:
-        self._store = store if store is not None else _Local()
+        if store is None:  # a lone Clock (a unit test) keeps its settings in a store of its own
+            from mockserver.store.memory import MemoryStore
+
+            store = MemoryStore()
+        self._store = store
         self._real_time = real_time
         self._cached: tuple[Any, ClockSettings] = (None, REAL_TIME)
 

@@ -98,9 +98,6 @@ class Journal:
         self.size = size
         self.admin_token = admin_token
 
-    def __len__(self) -> int:
-        return len(self.store.docs(self.KIND))
-
     def next_seq(self) -> int:
         return self.store.next_number(self.KIND)
 

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from mockserver.errors import APIError
 from mockserver.jobs import Outcome
 from mockserver.store import Store
+from mockserver.store.base import outcome_to_json
 
 OUTCOME_HEADER = "x-mock-outcome"
 DURATION_HEADER = "x-mock-duration"
@@ -41,7 +42,7 @@ class Script:
         """For the store: plain JSON, with the queue's owner so a listing can group by key."""
         outcome = self.outcome
         return {
-            "outcome": None if outcome is None else {"failed": outcome.failed, "code": outcome.code, "message": outcome.message},
+            "outcome": None if outcome is None else outcome_to_json(outcome),
             "duration": self.duration,
             "owner": owner,
         }
@@ -137,7 +138,7 @@ class ScriptQueue:
         return [Script.from_record(r) for r in self._store.get_doc(self.KIND, owner or self.SHARED) or []]
 
     def pending_by_owner(self) -> dict[str, list[Script]]:
-        # `docs` loses the ids, so ask per owner: each record carries its queue's owner.
+        # `docs` returns documents without their ids, so each record carries its queue's owner.
         by_owner: dict[str, list[Script]] = {}
         for queue in self._store.docs(self.KIND):
             for record in queue:

@@ -319,7 +319,7 @@ class WebhookDispatcher:
         now = self.server.clock.now()
         while True:
             due = self.store.claim_due(now)
-            regs = [r for r in self.registrations.values()] if due else []
+            regs = list(self.registrations.values()) if due else []
             for job_id in due:
                 job = self.store.get(job_id)
                 if job is not None:  # deleted or reset before it finished: nothing to announce

@@ -89,14 +89,16 @@ class Store(Protocol):
 
 def job_to_json(job: Job) -> dict[str, Any]:
     # Spelled out rather than dataclasses.asdict, which deep-copies and costs several times more.
-    outcome = job.outcome
     return {
         "id": job.id, "owner": job.owner, "model": job.model, "prompt": job.prompt, "size": job.size,
         "seconds": job.seconds, "created_at": job.created_at, "queue_seconds": job.queue_seconds,
-        "render_seconds": job.render_seconds,
-        "outcome": {"failed": outcome.failed, "code": outcome.code, "message": outcome.message},
+        "render_seconds": job.render_seconds, "outcome": outcome_to_json(job.outcome),
         "remixed_from_video_id": job.remixed_from_video_id, "extras": job.extras,
     }
+
+
+def outcome_to_json(outcome: Outcome) -> dict[str, Any]:
+    return {"failed": outcome.failed, "code": outcome.code, "message": outcome.message}
 
 
 def job_from_json(data: dict[str, Any]) -> Job:
