@@ -64,7 +64,8 @@ class FieldError:
     message: str
 
 
-def _schema_types(schema: Mapping[str, Any]) -> set[str]:
+def schema_types(schema: Mapping[str, Any]) -> set[str]:
+    """The JSON types a (resolved) schema admits, through anyOf/oneOf/allOf and an untyped enum."""
     types: set[str] = set()
     declared = schema.get("type")
     if isinstance(declared, str):
@@ -75,7 +76,7 @@ def _schema_types(schema: Mapping[str, Any]) -> set[str]:
         types.update(type(v).__name__.replace("str", "string").replace("int", "integer") for v in schema["enum"])
     for key in ("anyOf", "oneOf", "allOf"):
         for sub in schema.get(key, []):
-            types |= _schema_types(sub)
+            types |= schema_types(sub)
     return types
 
 
@@ -110,7 +111,7 @@ class ObjectValidator:
         props = {name: contract.resolve(sub) for name, sub in self.schema.get("properties", {}).items()}
         self.properties = props
         self.required = tuple(self.schema.get("required", ()))
-        self.types = {name: _schema_types(contract.deep_resolve(sub)) for name, sub in props.items()}
+        self.types = {name: schema_types(contract.deep_resolve(sub)) for name, sub in props.items()}
         self.file_fields = frozenset(name for name, sub in props.items() if _has_binary(contract.deep_resolve(sub)))
         self.defaults = {name: sub["default"] for name, sub in props.items() if "default" in sub}
         self._root = contract.validation_root(self.schema)

@@ -262,7 +262,7 @@ def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator)
                 param=key,
                 code="invalid_type",
             )
-        if key in values and "array" not in validator.types.get(key, {"array"}):
+        if key in values and key in validator.types and "array" not in validator.types[key]:
             # Which of two `model` parts did the client mean? Guessing would hide a client bug.
             raise bad_request(f"'{key}' appears more than once in the form; send it once.", param=key, code="duplicate_field")
         _set_nested(values, key, validator.coerce(key, text) if "[" not in key else text)

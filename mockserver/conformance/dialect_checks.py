@@ -24,7 +24,7 @@ from typing import Any, Iterator
 from mockserver.conformance.checks import Failed, Passed, Skipped, Verdict, _video_bodies, _video_schema, check
 from mockserver.conformance.lifecycle import LifecycleRun
 from mockserver.conformance.report import DEVIATION
-from mockserver.contract import Contract
+from mockserver.contract import Contract, schema_types
 
 # Unix seconds stay below this until the year 5138; today's Unix *milliseconds* are about 1.7e12.
 SECONDS_LIMIT = 10**11
@@ -53,15 +53,6 @@ def _properties(contract: Contract, schema: dict[str, Any]) -> dict[str, Any]:
     for branch in schema.get("allOf", []):
         found.update(_properties(contract, branch))
     return found
-
-
-def _types(contract: Contract, schema: Any) -> set[str]:
-    schema = contract.deep_resolve(schema) if isinstance(schema, dict) else {}
-    kind = schema.get("type")
-    types = set(kind) if isinstance(kind, list) else {kind} if isinstance(kind, str) else set()
-    for branch in schema.get("anyOf", []) + schema.get("oneOf", []):
-        types |= _types(contract, branch)
-    return types
 
 
 def _example_values(node: Any) -> Iterator[Any]:
@@ -147,7 +138,7 @@ def video_shape(contract: Contract) -> VideoShape:
         _shapes[contract] = VideoShape(
             declared=frozenset(properties),
             required=frozenset(schema.get("required", ())),
-            timestamps=tuple(name for name, sub in properties.items() if name.endswith("_at") and "integer" in _types(contract, sub)),
+            timestamps=tuple(name for name, sub in properties.items() if name.endswith("_at") and "integer" in schema_types(contract.deep_resolve(sub))),
             id_pattern=pattern,
             id_description=description,
         )
