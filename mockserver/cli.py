@@ -7,11 +7,14 @@ import ipaddress
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from mockserver import __version__, profiles
 from mockserver.config import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_UPLOAD_MB, ConfigError, KeyRules, ServerConfig, load_config_file, parse_api_keys, parse_timings
 from mockserver.faults import FaultError, startup_rules
+
+if TYPE_CHECKING:
+    from mockserver.store import Store
 
 
 def _is_loopback(host: str) -> bool:
@@ -124,13 +127,17 @@ def _workers(args: argparse.Namespace, config: ServerConfig) -> int:
     workers = args.workers if args.workers is not None else int(config.extra.get("workers", 1))
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
-    if workers > 1 and config.store.strip() in ("memory", "memory:", "memory://"):
+    return workers
+
+
+def _check_shared(workers: int, store: Store) -> None:
+    # Asked of the opened store rather than of how its URL is spelled (memory:, memory://, a config file's value).
+    if workers > 1 and not store.shared:
         raise ConfigError(
             f"--workers {workers} needs a store the workers share. The memory: store lives inside one process, so each "
             "worker would keep its own jobs and a client would get 404 for a job another worker created. Use "
             "--store sqlite:///mockserver.db (workers on one host) or --store redis://127.0.0.1:6379/0 (several hosts)."
         )
-    return workers
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -145,6 +152,7 @@ def run_serve(args: argparse.Namespace) -> int:
         workers = _workers(args, config)
         # The parent boots the store once (start-up faults and webhook endpoints); workers only use it.
         server = Server(config)
+        _check_shared(workers, server.store)
         app = create_app(server=server)
     except (ConfigError, ContractError, StoreError) as exc:
         print(f"mockserver serve: {exc}", file=sys.stderr)
