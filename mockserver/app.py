@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -9,31 +10,31 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from mockserver import __version__, profiles, wire
 from mockserver.auth import Authenticator
-from mockserver.clock import Clock, ClockPinMiddleware
+from mockserver.clock import Clock
 from mockserver.config import ServerConfig
 from mockserver.contract import Contract
 from mockserver.control import control_routes
-from mockserver.dispatch import Handler, OperationDispatcher
+from mockserver.dispatch import Handler
 from mockserver.errors import APIError
-from mockserver.faults import FaultBook, FaultMiddleware
-from mockserver.headers import OpenAIHeadersMiddleware
+from mockserver.faults import FaultBook
 from mockserver.ids import IdFactory
-from mockserver.journal import Journal, JournalMiddleware
+from mockserver.journal import Journal
 from mockserver.media import MediaLibrary
 from mockserver.outcomes import ScriptQueue
-from mockserver.profiles import ProfileIds, ProfileMiddleware, RenderContext
+from mockserver.pipeline import Operation, RequestPipeline
+from mockserver.profiles import ProfileIds, RenderContext
 from mockserver.profiles.base import request_origin
 from mockserver.routes import CompactJSONResponse, VideoRoutes
 from mockserver.service import JobView, TimingPlan, VideoService
 from mockserver.store import Store, StoreError, open_store
-from mockserver.webhooks import WebhookDispatcher, WebhookMiddleware, lifespan, webhook_routes
+from mockserver.webhooks import WebhookDispatcher, lifespan, webhook_routes
 
 log = logging.getLogger("mockserver")
 
@@ -111,32 +112,33 @@ class Server:
         }
 
 
-def _operations(server: Server) -> dict[str, dict[str, Handler]]:
-    """Full path template -> method -> handler, for every operation of the contract this server has.
+def _operations(server: Server) -> dict[str, dict[str, Operation]]:
+    """Full path template -> method -> Operation, for every operation of the contract.
 
     Literal paths (/videos/edits) must win over templates (/videos/{video_id}), so they come first;
-    the Router's API routes and the OperationDispatcher are both built from this, in this order.
+    the request pipeline's tables and the Router's API routes are both built from this, in this order.
     """
     contract = server.contract
     handlers = VideoRoutes(server).table()
     ordered = sorted(contract.operations.values(), key=lambda op: ("{" in op.path, op.path))
-    by_path: dict[str, dict[str, Handler]] = {}
+    by_path: dict[str, dict[str, Operation]] = {}
     for op in ordered:
         handler = handlers.get((op.method, op.path))
         if handler is None:
             log.warning("the contract has %s %s, which this server has no handler for", op.method, op.path)
-            continue
-        by_path.setdefault(contract.base_path + op.path, {})[op.method] = handler
+        by_path.setdefault(contract.base_path + op.path, {})[op.method] = Operation(f"{op.method} {op.path}", handler)
     return by_path
 
 
-def _routes(server: Server, operations: dict[str, dict[str, Handler]]) -> list[BaseRoute]:
+def _routes(server: Server, operations: dict[str, dict[str, Operation]]) -> list[BaseRoute]:
     contract = server.contract
-    # The OperationDispatcher answers these first; the Router still has them for what it alone
+    # The request pipeline answers these first; the Router still has them for what it alone
     # decides: 405 with Allow for a wrong method, and trailing-slash redirects.
-    routes: list[BaseRoute] = [
-        Route(path, _dispatch(methods), methods=list(methods)) for path, methods in operations.items()
-    ]
+    routes: list[BaseRoute] = []
+    for path, methods in operations.items():
+        served = {method: op.handler for method, op in methods.items() if op.handler is not None}
+        if served:
+            routes.append(Route(path, _dispatch(served), methods=list(served)))
 
     async def spec_yaml(request: Request) -> Response:
         return Response(contract.yaml_text, media_type="application/yaml")
@@ -153,7 +155,7 @@ def _routes(server: Server, operations: dict[str, dict[str, Handler]]) -> list[B
     return routes
 
 
-def _dispatch(methods: dict[str, Any]) -> Any:
+def _dispatch(methods: dict[str, Handler]) -> Handler:
     if len(methods) == 1:
         return next(iter(methods.values()))
 
@@ -162,6 +164,20 @@ def _dispatch(methods: dict[str, Any]) -> Any:
         return await methods[method](request)
 
     return by_method
+
+
+class MockApp(Starlette):
+    """Starlette whose HTTP requests all enter through the RequestPipeline (see mockserver/pipeline.py).
+
+    Lifespan events and whatever the pipeline passes on reach Starlette as usual; `app.state.server`
+    and everything else a Starlette app offers stay as they were.
+    """
+
+    pipeline: RequestPipeline
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        await self.pipeline(scope, receive, send)
 
 
 def create_app(config: ServerConfig | None = None, *, server: Server | None = None) -> Starlette:
@@ -196,37 +212,11 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
         error = APIError(500, "The mock server hit an unexpected error; this is a bug in the mock.", code="internal_error")
         return server.render_error(request, error)
 
-    # The dispatcher renders a handler's error with the app's own handlers; a bug goes on to `unexpected`.
-    handlers: dict[Any, Any] = {APIError: api_error, HTTPException: http_error, StoreError: store_down}
-    # With a shared store, each request reads the clock once (one query instead of several).
-    pin_clock = [Middleware(ClockPinMiddleware, clock=server.clock)] if server.store.shared else []
+    # A handler's error is rendered by these in the pipeline and by Starlette alike.
+    handlers: dict[Any, Any] = {APIError: api_error, HTTPException: http_error, StoreError: store_down, Exception: unexpected}
     operations = _operations(server)
-    # A dialect's request-level part (operations it lacks, headers it adds, the origin for URLs in
-    # bodies); the reference profile needs none of it, so its requests skip the layer.
-    profile_layer = (
-        [Middleware(ProfileMiddleware, profile=server.profile, base_path=server.contract.base_path,
-                    operations=list(server.contract.operations))]
-        if ProfileMiddleware.needed_by(server.profile) else []
-    )
-    app = Starlette(
-        routes=_routes(server, operations),
-        # The journal wraps the fault injector, so a request a fault answered is journaled too.
-        middleware=[
-            *pin_clock,
-            Middleware(WebhookMiddleware, dispatcher=server.webhooks),
-            Middleware(OpenAIHeadersMiddleware),
-            *profile_layer,
-            Middleware(JournalMiddleware, journal=server.journal, virtual_now=server.clock.now),
-            Middleware(FaultMiddleware, book=server.faults, render_error=server.render_error),
-            # Innermost: the API's operations without the Router; errors rendered by the same handlers.
-            Middleware(
-                OperationDispatcher,
-                operations=operations,
-                error_handlers=handlers,
-            ),
-        ],
-        exception_handlers={**handlers, Exception: unexpected},
-        lifespan=lifespan(server.webhooks),
-    )
+    app = MockApp(routes=_routes(server, operations), exception_handlers=handlers, lifespan=lifespan(server.webhooks))
+    # Starlette's own __call__ (its error layers and the Router) is what the pipeline passes on to.
+    app.pipeline = RequestPipeline(functools.partial(Starlette.__call__, app), server, operations, handlers)
     app.state.server = server
     return app

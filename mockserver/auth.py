@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from mockserver.config import KeyRules, ServerConfig
 from mockserver.errors import APIError
@@ -18,12 +20,27 @@ def mask(key: str) -> str:
     return f"{key[:3]}...{key[-4:]}"
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def authorization(scope: Scope) -> bytes:
+    """The first Authorization header as sent (b"" without one), as `request.headers` would pick it.
+
+    Read from the raw ASGI headers: building Starlette's Headers for one lookup cost more than the
+    lookup, on every request.
+    """
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return value
+    return b""
+
+
+def _bearer(raw: bytes) -> str | None:
+    scheme, _, token = raw.decode("latin-1").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def bearer_token(request: Request) -> str | None:
+    return _bearer(authorization(request.scope))
 
 
 _ANY_KEY = KeyRules()  # the rules of any sk- key when none are configured; made once, not per request
@@ -33,6 +50,9 @@ class Authenticator:
     def __init__(self, config: ServerConfig) -> None:
         self.keys = config.api_keys
         self.admin_token = config.admin_token
+        # A client sends the same header on every request, and keys and their rules are fixed at
+        # start-up: remember what a header means. Bounded, so a client cycling keys cannot grow it.
+        self._credentials = functools.lru_cache(maxsize=256)(self._read_credentials)
 
     def rules(self, key: str) -> KeyRules | None:
         if self.admin_token and hmac.compare_digest(key, self.admin_token):
@@ -41,18 +61,24 @@ class Authenticator:
             return self.keys.get(key)
         return _ANY_KEY if key.startswith("sk-") else None
 
+    def _read_credentials(self, raw: bytes) -> tuple[str, KeyRules] | None:
+        key = _bearer(raw)
+        rules = None if key is None else self.rules(key)
+        return None if key is None or rules is None else (owner_of(key), rules)
+
     def authenticate(self, request: Request) -> tuple[str, KeyRules]:
-        key = bearer_token(request)
+        raw = authorization(request.scope)
+        found = self._credentials(raw)
+        if found is not None:
+            return found
+        key = _bearer(raw)
         if key is None:
             raise APIError(
                 401,
                 "You didn't provide an API key. Send it as 'Authorization: Bearer sk-...'.",
                 code="missing_api_key",
             )
-        rules = self.rules(key)
-        if rules is None:
-            raise APIError(401, f"Incorrect API key provided: {mask(key)}.", code="invalid_api_key")
-        return owner_of(key), rules
+        raise APIError(401, f"Incorrect API key provided: {mask(key)}.", code="invalid_api_key")
 
     @staticmethod
     def check_model(rules: KeyRules, model: str) -> None:

@@ -59,8 +59,12 @@ class Clock:
         return self._load()
 
     def pin(self) -> Token[tuple[Clock, ClockSettings] | None]:
-        """Read the settings once for the rest of this request (see ClockPinMiddleware)."""
+        """Read the settings once for the rest of this request (the request pipeline, shared stores)."""
         return _PINNED.set((self, self._load()))
+
+    @staticmethod
+    def unpin(token: Token[tuple[Clock, ClockSettings] | None]) -> None:
+        _PINNED.reset(token)
 
     def _load(self) -> ClockSettings:
         doc = self._store.get_doc(self.KIND, self.ID)
@@ -122,21 +126,3 @@ class Clock:
         settings, real = self.settings, self._real_time()
         now = settings.at(real)
         return {"now": now, "real_now": real, "speed": settings.speed, "frozen": settings.frozen, "offset": now - real}
-
-
-class ClockPinMiddleware:
-    """Pure ASGI: pins the clock's settings for each request (installed for shared stores only)."""
-
-    def __init__(self, app: Any, clock: Clock) -> None:
-        self.app = app
-        self.clock = clock
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        token = self.clock.pin()
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            _PINNED.reset(token)

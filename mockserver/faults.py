@@ -2,7 +2,7 @@
 
 A `FaultRule` says which requests it hits (method, path pattern, optionally one API key) and what
 it does to them (a rate limit, an error status, a delay), with a probability and an optional
-budget (`times`). Rules are compiled once when they are set; the middleware only matches.
+budget (`times`). Rules are compiled once when they are set; the request pipeline only matches.
 Randomness comes from one `random.Random(seed)`, so the same requests in the same order meet the
 same faults on every run with the same `--seed`.
 
@@ -11,7 +11,6 @@ The control API (`/__mock/...`) is never subject to faults: a test must always b
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import math
 import random
@@ -22,9 +21,6 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.errors import APIError
 from mockserver.service import owner_of
@@ -218,13 +214,23 @@ class _Compiled:
 
 @dataclass(frozen=True)
 class Decision:
-    """What the middleware does to one request."""
+    """What the fault injector does to one request: delay it, answer it with an error, add headers."""
 
     latency_ms: int = 0
     status: int | None = None
     message: str = ""
     headers: tuple[tuple[str, str], ...] = ()  # on the error, or added to the normal response
     rule_id: str | None = None
+
+    def error(self) -> APIError | None:
+        """The error that answers the request instead of the server, if the fault answers it."""
+        if self.status is None:
+            return None
+        return APIError(self.status, self.message, code=_CODES[self.status], headers=dict(self.headers))
+
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The headers added to the server's own answer (rate-limit counters)."""
+        return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers]
 
 
 def _duration(seconds: float) -> str:
@@ -236,7 +242,7 @@ def _duration(seconds: float) -> str:
 
 
 class FaultBook:
-    """The rules in force and their counters, kept in the store; shared by middleware and control API.
+    """The rules in force and their counters, kept in the store; shared by the request pipeline and the control API.
 
     Rules are documents (kind `faults`), compiled once per rule id in each process. The budget of a
     rule with `times` and the window of a rate limit are counted through `store.update`, so workers
@@ -313,12 +319,14 @@ class FaultBook:
             self._compiled = {doc["nonce"]: c for doc, c in zip(docs, active)}
         return active
 
-    def decide(self, method: str, path: str, owner: str) -> Decision | None:
+    def decide(self, method: str, path: str, headers: Iterable[tuple[bytes, bytes]]) -> Decision | None:
+        """What happens to a request with these raw ASGI headers; None when no rule acts on it."""
         if path.startswith(CONTROL_PREFIX):
             return None
         active = self._active()
         if not active:
             return None
+        owner = _owner_from_headers(headers)  # only worked out when some rule might care
         latency = 0
         fired: list[str] = []  # ids of the rules that acted, for the journal
         added: list[tuple[str, str]] = []
@@ -396,8 +404,8 @@ class FaultBook:
         return None
 
 
-def _owner_from_scope(scope: Scope) -> str:
-    for name, value in scope.get("headers", ()):
+def _owner_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
         if name == b"authorization":
             owner = _owner_of_authorization(value)
             if owner != ANONYMOUS:
@@ -412,45 +420,6 @@ def _owner_of_authorization(value: bytes) -> str:
     if scheme.lower() == "bearer" and token.strip():
         return owner_of(token.strip())
     return ANONYMOUS
-
-
-class FaultMiddleware:
-    """Pure ASGI: answers a faulted request itself (after any latency), or adds rate-limit headers.
-
-    The error goes through the server's own error rendering (`render_error`), so an active quirk
-    profile shapes injected errors exactly as it shapes real ones.
-    """
-
-    def __init__(self, app: ASGIApp, book: FaultBook, render_error: Callable[[Request, APIError], Response]) -> None:
-        self.app = app
-        self.book = book
-        self.render_error = render_error
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        owner = _owner_from_scope(scope)
-        decision = self.book.decide(scope["method"], scope["path"], owner)
-        if decision is None:
-            await self.app(scope, receive, send)
-            return
-        scope.setdefault("state", {})["fault"] = decision.rule_id
-        if decision.latency_ms:
-            await asyncio.sleep(decision.latency_ms / 1000)
-        if decision.status is not None:
-            error = APIError(decision.status, decision.message, code=_CODES[decision.status], headers=dict(decision.headers))
-            response = self.render_error(Request(scope, receive), error)
-            await response(scope, receive, send)
-            return
-        extra = [(k.encode(), v.encode()) for k, v in decision.headers]
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start" and extra:
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 def startup_rules(

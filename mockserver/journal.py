@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 from urllib.parse import parse_qs
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from mockserver.auth import mask
 from mockserver.config import DEFAULT_JOURNAL_SIZE
-from mockserver.faults import ANONYMOUS, CONTROL_PREFIX
+from mockserver.faults import ANONYMOUS
 from mockserver.service import owner_of
 from mockserver.store import Store, StoreError
 
@@ -109,6 +108,27 @@ class Journal:
             record = (entry.entry(self.admin_token) if isinstance(entry, RawEntry) else entry).to_json()
         self.store.put_doc(self.KIND, str(entry.seq), record, keep=self.size)
 
+    def record(self, scope: Scope, status: int, started: tuple[float, float], request_id: str, fault: str | None) -> None:
+        """One API request as its response starts; `started` is (wall, virtual) time when it arrived.
+
+        The request pipeline calls this before the response goes out, so a client that has its
+        answer finds the request here, whichever worker it asks. A store that fails to take the
+        entry costs the entry, not the response: the request was handled (a job may exist).
+        """
+        state = scope.get("state") or {}
+        try:
+            self.append(
+                # Positional, in field order: twelve keywords cost a third of a microsecond more.
+                RawEntry(
+                    self.next_seq(), started[0], started[1],  # seq, time, virtual_time
+                    scope["method"], scope["path"], scope.get("query_string", b""), tuple(scope.get("headers", ())),
+                    state.get(STATE_BODY), state.get(STATE_UPLOADS) or {},  # body, uploads
+                    status, request_id, fault,
+                )
+            )
+        except StoreError as error:
+            log.error("journal entry for %s %s lost: %s", scope["method"], scope["path"], error)
+
     def _entries(self) -> list[Entry]:
         entries = []
         for record in self.store.docs(self.KIND):
@@ -169,50 +189,3 @@ def _query(raw: bytes) -> dict[str, list[str]]:
     return parse_qs(raw.decode("latin-1"), keep_blank_values=True) if raw else {}
 
 
-class JournalMiddleware:
-    """Pure ASGI: records each API request as its response starts (or when the app fails without one).
-
-    Recording before the response goes out means a client that has its answer finds the request in
-    the journal, whichever worker it asks. A store that fails to take the entry costs the entry, not
-    the response: the request was already handled (a job may exist), so the client still gets it.
-    """
-
-    def __init__(self, app: ASGIApp, journal: Journal, virtual_now: Callable[[], float]) -> None:
-        self.app = app
-        self.journal = journal
-        self.virtual_now = virtual_now
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.journal.size or scope["path"].startswith(CONTROL_PREFIX):
-            await self.app(scope, receive, send)
-            return
-        started = time.time(), self.virtual_now()
-        recorded = False
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal recorded
-            if not recorded and message["type"] == "http.response.start":
-                recorded = True
-                self._record(scope, message["status"], started)
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_record)
-        finally:
-            if not recorded:
-                self._record(scope, 500, started)  # what the client sees when the app raises before answering
-
-    def _record(self, scope: Scope, status: int, started: tuple[float, float]) -> None:
-        state = scope.get("state") or {}
-        try:
-            self.journal.append(
-                # Positional, in field order: twelve keywords cost a third of a microsecond more.
-                RawEntry(
-                    self.journal.next_seq(), started[0], started[1],  # seq, time, virtual_time
-                    scope["method"], scope["path"], scope.get("query_string", b""), tuple(scope.get("headers", ())),
-                    state.get(STATE_BODY), state.get(STATE_UPLOADS) or {},  # body, uploads
-                    status, state.get("request_id"), state.get("fault"),
-                )
-            )
-        except StoreError as error:
-            log.error("journal entry for %s %s lost: %s", scope["method"], scope["path"], error)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from mockserver import outcomes, wire
+from mockserver import jsonbody, outcomes, wire
 from mockserver.clock import ClockSettings
 from mockserver.errors import bad_request
 from mockserver.inputs import Body, parse_body, parse_query
@@ -22,16 +21,24 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 POLL_AFTER_HEADER = "openai-poll-after-ms"
 _POLL_AFTER_RAW = POLL_AFTER_HEADER.encode("latin-1")
-# The options of Starlette's JSONResponse, in one encoder made once: json.dumps with options
-# builds a new encoder on every call, which showed in poll profiles.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+
+
+_JSON_TYPE = (b"content-type", b"application/json")
 
 
 class CompactJSONResponse(JSONResponse):
     """Starlette's JSONResponse, byte for byte, rendered with the shared encoder."""
 
     def render(self, content: Any) -> bytes:
-        return _ENCODER.encode(content).encode("utf-8")
+        return jsonbody.dumps(content)  # json.dumps with options builds a new encoder on every call
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        # The common case (no headers given, a status with a body) in two tuples: Starlette's general
+        # version checks every header name and formats the length through str, on every poll.
+        if headers is None and 200 <= self.status_code and self.status_code not in (204, 304):
+            self.raw_headers = [(b"content-length", b"%d" % len(self.body)), _JSON_TYPE]
+        else:
+            super().init_headers(headers)
 
 
 class VideoRoutes:
@@ -60,10 +67,9 @@ class VideoRoutes:
 
     def _video_response(self, view: JobView) -> JSONResponse:
         response = CompactJSONResponse(self.server.render_video(view))
-        settings, now = self.service.clock.reading()
-        remaining = seconds_until_change(view.job, now)
+        remaining = seconds_until_change(view.job, view.now)
         if remaining is not None:
-            response.raw_headers.append((_POLL_AFTER_RAW, b"%d" % _poll_after_ms(remaining, settings)))
+            response.raw_headers.append((_POLL_AFTER_RAW, b"%d" % _poll_after_ms(remaining, view.settings)))
         return response
 
     async def _body(self, request: Request, method: str, path: str) -> Body:

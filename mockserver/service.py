@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from mockserver.clock import Clock
+from mockserver.clock import Clock, ClockSettings
 from mockserver.errors import APIError, not_found
 from mockserver.ids import IdFactory
 from mockserver.jobs import Job, JobState, Outcome, Phase, state
@@ -71,10 +71,14 @@ def owner_of(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:24]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobView:
+    """A job as it stands at `now`, read with the clock `settings` of the same moment."""
+
     job: Job
     state: JobState
+    now: float
+    settings: ClockSettings
 
 
 class VideoService:
@@ -97,7 +101,8 @@ class VideoService:
     # -- reading ---------------------------------------------------------------------------
 
     def view(self, job: Job) -> JobView:
-        return JobView(job, state(job, self.clock.now()))
+        settings, now = self.clock.reading()  # one read of the clock for everything said about the job
+        return JobView(job, state(job, now), now, settings)
 
     def get(self, owner: str, video_id: str) -> JobView:
         job = self.store.get(video_id)

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any, Iterable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.errors import APIError, bad_request
 from mockserver.jobs import Job
@@ -179,6 +178,9 @@ class WebhookDispatcher:
         self._task: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
+        # True while the app's lifespan runs: it started the dispatcher on the serving loop. Without
+        # one (the pytest plugin's server) the request pipeline starts it on the first request.
+        self.lifespan_running = False
 
     # -- registrations and faults --------------------------------------------------------
 
@@ -425,52 +427,19 @@ class WebhookDispatcher:
 # -- ASGI hooks ---------------------------------------------------------------------------
 
 
-class WebhookMiddleware:
-    """Starts the dispatcher on the serving loop, and wakes it after a clock change or reset.
-
-    Starting here as well as in the lifespan covers servers run with lifespan off (the pytest plugin).
-    While a lifespan runs it has started the dispatcher on the loop that serves every request, so
-    requests skip the check: `ensure_started` asks for the running loop, and that costs a getpid()
-    system call per request.
-    """
-
-    def __init__(self, app: ASGIApp, dispatcher: WebhookDispatcher) -> None:
-        self.app = app
-        self.dispatcher = dispatcher
-        self.lifespan_running = False
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            if scope["type"] == "lifespan":
-                await self._lifespan(scope, receive, send)
-            else:
-                await self.app(scope, receive, send)
-            return
-        if not self.lifespan_running:
-            self.dispatcher.ensure_started()
-        await self.app(scope, receive, send)
-        if scope["method"] == "POST":  # a create (a job to announce) or a clock change: look again now
-            self.dispatcher.wake()
-
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The app's lifespan (below) starts the dispatcher once startup begins and stops it at
-        # shutdown; this call lasts from startup to shutdown.
-        self.lifespan_running = True
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.lifespan_running = False
-
-
 def lifespan(dispatcher: WebhookDispatcher) -> Any:
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def run(app: Any) -> Any:
         dispatcher.ensure_started()
+        # Started on the loop that serves every request: requests skip the check, which asks for
+        # the running loop (a getpid() system call each time).
+        dispatcher.lifespan_running = True
         try:
             yield
         finally:
+            dispatcher.lifespan_running = False
             await dispatcher.stop()
 
     return run

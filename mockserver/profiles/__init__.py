@@ -11,7 +11,7 @@ import importlib
 from types import ModuleType
 from typing import Any, Mapping
 
-from mockserver.profiles.base import Profile, ProfileError, ProfileIds, ProfileMiddleware, RenderContext
+from mockserver.profiles.base import Profile, ProfileError, ProfileIds, RenderContext
 
 # name -> module, in the order `mockserver profiles` lists them.
 MODULES: dict[str, str] = {
@@ -50,7 +50,7 @@ def expected_conformance_failures(name: str) -> dict[str, str]:
 
 
 __all__ = [
-    "MODULES", "NAMES", "Profile", "ProfileError", "ProfileIds", "ProfileMiddleware", "RenderContext",
+    "MODULES", "NAMES", "Profile", "ProfileError", "ProfileIds", "RenderContext",
     "expected_conformance_failures", "load", "module", "profile_class",
 ]
 

@@ -12,7 +12,7 @@ the server's); it only changes *how the server says it*:
 - ``response_headers`` headers the dialect adds to a response.
 
 The server calls these hooks in one place each (mockserver/app.py: ``Server``; the last two in
-``ProfileMiddleware`` below), so a dialect is read top to bottom in its own module rather than
+mockserver/pipeline.py, with the helpers below), so a dialect is read top to bottom in its own module rather than
 found in branches spread through the handlers.
 """
 
@@ -24,11 +24,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 
 from mockserver.config import ConfigError
 from mockserver.contract import Vocabulary
-from mockserver.dispatch import compile_operations, match_operation
 from mockserver.ids import IdFactory
 from mockserver.jobs import Job, JobState, Phase
 
@@ -66,71 +65,26 @@ def request_origin() -> str:
     return f"{scope.get('scheme', 'http')}://{host or '127.0.0.1'}"
 
 
-class ProfileMiddleware:
-    """The request-level part of a dialect: routes it does not have, headers it adds.
+def remember_request(scope: Scope) -> None:
+    """Keep the request being answered, for `request_origin` (the request pipeline calls this).
 
-    It also remembers the current request, for dialects that put URLs in bodies (`request_origin`):
-    the Video renderer is called far from the request object, and every request runs in its own
-    task, so the context variable never leaks between requests.
-
-    Pure ASGI; a response is only buffered for the operations a profile names in
-    `headers_need_body` (small JSON bodies), never a download.
+    The Video renderer is called far from the request object; every request runs in its own task,
+    so the context variable never leaks between requests.
     """
-
-    def __init__(self, app: ASGIApp, profile: Profile, base_path: str, operations: list[tuple[str, str]]) -> None:
-        self.app = app
-        self.routes = _ProfileRoutes(profile, base_path, operations)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        _request.set(scope)
-        routes = self.routes
-        if not routes.active:
-            await self.app(scope, receive, send)
-            return
-        operation = routes.operation(scope["method"], scope["path"])  # HEAD is a GET's operation
-        if operation is not None and operation in routes.unserved:
-            status, body = routes.profile.unknown_route(scope["method"], scope["path"])
-            await _send_json(send, status, body)
-            return
-        if operation is None or not routes.profile.adds_headers:
-            await self.app(scope, receive, send)
-            return
-        await self.app(scope, receive, _with_headers(send, routes.profile, operation))
-
-    @staticmethod
-    def needed_by(profile: Profile) -> bool:
-        """Whether a server with this profile needs the middleware at all (decided once, at start-up).
-
-        The reference profile and dialects that only rename things in error bodies or ids need
-        neither the routes nor the request's origin, and skip a layer on every request.
-        """
-        renders_video = type(profile).video is not Profile.video  # may put absolute URLs in bodies
-        return bool(profile.unserved) or profile.adds_headers or renders_video
+    _request.set(scope)
 
 
-class _ProfileRoutes:
-    """The contract's operations, compiled once, labelled for one profile ("GET /videos/{video_id}")."""
-
-    def __init__(self, profile: Profile, base_path: str, operations: list[tuple[str, str]]) -> None:
-        self.profile = profile
-        self.unserved = frozenset(f"{method} {path}" for method, path in profile.unserved)
-        self.active = bool(self.unserved) or profile.adds_headers
-        # The same matcher as the server's dispatcher, so a dialect sees a request as the same operation.
-        by_path: dict[str, dict[str, str]] = {}
-        for method, path in sorted(operations, key=lambda op: ("{" in op[1], op[1])):  # literal paths first
-            by_path.setdefault(base_path + path, {})[method] = f"{method} {path}"
-        self.tables = compile_operations(by_path)
-
-    def operation(self, method: str, path: str) -> str | None:
-        """"GET /videos/{video_id}" for GET /v1/videos/video_123; None when no operation matches."""
-        hit = match_operation(self.tables, method, path)
-        return hit[0] if hit is not None else None
+def renders_urls(profile: Profile) -> bool:
+    """Whether a dialect's Video may hold absolute URLs, so its requests must be remembered."""
+    return type(profile).video is not Profile.video
 
 
-def _with_headers(send: Send, profile: Profile, operation: str) -> Send:
+def with_dialect_headers(send: Send, profile: Profile, operation: str) -> Send:
+    """`send`, adding the dialect's headers to the response of `operation` ("POST /videos").
+
+    A response is only buffered for the operations a profile names in `headers_need_body` (small
+    JSON bodies), never a download.
+    """
     held: list[Message] = []
     buffer = operation in profile.headers_need_body
 
@@ -160,7 +114,7 @@ def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
 
-async def _send_json(send: Send, status: int, body: Document) -> None:
+async def send_json(send: Send, status: int, body: Document) -> None:
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -134,7 +134,7 @@ class MemoryStore:
         with self._lock:
             docs = self._docs[kind]
             docs[doc_id] = doc
-            if keep is not None:
+            if keep is not None and len(docs) > keep:  # the journal's ring: one in, the oldest out
                 while len(docs) > keep:
                     docs.popitem(last=False)
 
