@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from mockserver import __version__, profiles, wire
+from mockserver import __version__, jsonbody, profiles, wire
 from mockserver.auth import Authenticator
 from mockserver.clock import Clock
 from mockserver.config import ServerConfig
@@ -25,6 +25,7 @@ from mockserver.dispatch import Handler
 from mockserver.errors import APIError
 from mockserver.faults import FaultBook
 from mockserver.ids import IdFactory
+from mockserver.jobs import Job, JobState
 from mockserver.journal import Journal
 from mockserver.media import MediaLibrary
 from mockserver.outcomes import ScriptQueue
@@ -37,6 +38,7 @@ from mockserver.store import Store, StoreError, open_store
 from mockserver.webhooks import WebhookDispatcher, lifespan, webhook_routes
 
 log = logging.getLogger("mockserver")
+_REMEMBERED_BODIES = 1024  # encoded Video bodies kept, one per job (Server.video_body)
 
 
 class Server:
@@ -54,6 +56,8 @@ class Server:
         self._profile_renders_video = type(self.profile).video is not profiles.Profile.video
         # Everything that changes at run time lives in the store, so workers sharing it agree.
         self.store: Store = store if store is not None else open_store(config.store)
+        remember = not (self._profile_renders_video or self.store.shared)
+        self._bodies: dict[str, tuple[Job, JobState, bytes]] | None = {} if remember else None
         self.clock = clock or Clock(self.store)
         self.ids = ProfileIds(IdFactory(config.seed, self.store.next_number), self.profile)
         self.scripts = ScriptQueue(self.store)
@@ -81,6 +85,7 @@ class Server:
         """Everything back to start-up state; returns how many jobs were forgotten."""
         jobs = len(self.store)
         self.store.clear()  # jobs, journal, scripts, faults and their counters, the clock, id counters
+        self.journal.reset()  # a memory store's journal is the journal's own
         self.faults.reset()  # re-seeds this process's randomness
         self.webhooks.reset()  # cancels deliveries still retrying
         self.boot()
@@ -92,6 +97,27 @@ class Server:
             return doc
         context = RenderContext(request_origin(), self.contract.base_path)
         return self.profile.video(doc, view.job, view.state, context)
+
+    def video_body(self, view: JobView) -> bytes:
+        """The encoded Video document of a job in its state, as the poll and create answers carry it.
+
+        A client polls the same job over and over, and the answer changes only when the job's state
+        does (phase, progress), so the last body of each job is remembered with the job and state it
+        was made from. A job is immutable, so the same job object in an equal state makes the same
+        bytes. Not remembered where that does not hold or cannot pay: a dialect that puts URLs of the
+        request in the body, and shared stores (every read makes a new job object).
+        """
+        bodies = self._bodies
+        if bodies is None:
+            return jsonbody.dumps(self.render_video(view))
+        known = bodies.get(view.job.id)
+        if known is not None and known[0] is view.job and known[1] == view.state:
+            return known[2]
+        body = jsonbody.dumps(self.render_video(view))
+        bodies[view.job.id] = (view.job, view.state, body)
+        if len(bodies) > _REMEMBERED_BODIES:
+            bodies.pop(next(iter(bodies)), None)  # the job that was answered longest ago
+        return body
 
     def render_error(self, request: Request, error: APIError) -> Response:
         body, status = error.body(self.contract.error_type(error.status)), error.status

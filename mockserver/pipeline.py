@@ -41,6 +41,7 @@ from mockserver.profiles.base import remember_request, renders_urls, send_json, 
 
 if TYPE_CHECKING:
     from mockserver.app import Server
+    from mockserver.journal import Journal
 
 
 class Operation(NamedTuple):
@@ -81,90 +82,68 @@ class RequestPipeline:
         webhooks = self.webhooks
         if not webhooks.lifespan_running:
             webhooks.ensure_started()
-        started = time.perf_counter()
-        request_id = new_request_id()
-        state = scope.get("state")
-        if state is None:
-            state = scope["state"] = {}
-        state["request_id"] = request_id
         method, path = scope["method"], scope["path"]
         api = not path.startswith(CONTROL_PREFIX)
+        reply = _Reply(send, scope, self.journal if api and self.journal.size else None)
         if self.remember_requests:
             remember_request(scope)
-        journal = self.journal if api and self.journal.size else None
-        arrived = (time.time(), 0.0)  # wall and virtual time; the virtual one is read from the store below
         # A root_path changes what the Router matches against; leave those requests to it.
         hit = match_operation(self.tables, method, path) if api and not scope.get("root_path") else None
         operation = hit[0] if hit is not None else None
-        added: list[tuple[bytes, bytes]] = []  # the fault's headers, on the server's own answer
-        fault: str | None = None
-        answered = recorded = False
-
-        async def respond(message: Message) -> None:
-            nonlocal answered, recorded
-            if message["type"] == "http.response.start":
-                answered = True
-                # A new list in the message, as Starlette's middleware does: a response may keep its own.
-                message["headers"] = [*message.get("headers", ()), *added, *openai_headers(request_id, started)]
-                if journal is not None and not recorded:
-                    recorded = True
-                    journal.record(scope, message["status"], arrived, request_id, fault)
-            await send(message)
-
-        answer: Send = respond
+        answer: Send = reply
         if operation is not None and self.profile.adds_headers:
-            answer = with_dialect_headers(respond, self.profile, operation.label)
+            answer = with_dialect_headers(reply, self.profile, operation.label)
         pinned = None
         try:
             if self.pin_clock:
                 pinned = self.clock.pin()
-            if journal is not None:
-                arrived = (arrived[0], self.clock.now())
+            if reply.journal is not None:
+                reply.arrived = (reply.arrived[0], self.clock.settings.at(reply.arrived[0]))
             if operation is not None and operation.label in self.unserved:
                 status, body = self.profile.unknown_route(method, path)
                 await send_json(answer, status, body)
                 return
             decision = self.faults.decide(method, path, scope["headers"]) if api else None
             if decision is not None:
-                fault = decision.rule_id
+                reply.fault = decision.rule_id
                 if decision.latency_ms:
                     await asyncio.sleep(decision.latency_ms / 1000)
                 error = decision.error()
                 if error is not None:
                     await self.render_error(Request(scope, receive), error)(scope, receive, answer)
                     return
-                added = decision.raw_headers()
+                reply.added = decision.raw_headers()
             if operation is None or operation.handler is None:
                 await self.app(scope, receive, answer)
+                return
+            scope["path_params"] = hit[1] if hit is not None else {}
+            request = Request(scope, receive, send)
+            try:
+                response = await operation.handler(request)
+            except Exception as exc:
+                response = await self._render(request, exc)
+            if response.background is None and type(response).__call__ is Response.__call__:
+                # A complete body (every JSON answer): the two messages Response.__call__ would send.
+                await answer({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+                await answer({"type": "http.response.body", "body": response.body})
             else:
-                scope["path_params"] = hit[1] if hit is not None else {}
-                request = Request(scope, receive, send)
-                try:
-                    response = await operation.handler(request)
-                except Exception as exc:
-                    response = await self._render(request, exc)
-                if response.background is None and type(response).__call__ is Response.__call__:
-                    # A complete body (every JSON answer): the two messages Response.__call__ would send.
-                    await answer({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
-                    await answer({"type": "http.response.body", "body": response.body})
-                else:
-                    await response(scope, receive, answer)  # a download streams its file
+                await response(scope, receive, answer)  # a download streams its file
         except Exception as exc:
             # The pipeline's own steps read the store (clock, faults): a store that fails there is a
             # 503 like anywhere else. Once a response has started (a download that broke, Starlette's
             # own 500), there is nothing more to say: the server closes the connection.
-            if answered:
+            if reply.answered:
                 raise
             response = await self._render(Request(scope, receive), exc)
             await response(scope, receive, answer)
         finally:
             if pinned is not None:
                 self.clock.unpin(pinned)
-            if journal is not None and not recorded:
+            if reply.journal is not None and not reply.answered:
                 # What the client sees when the app raises before answering: the connection's 500.
-                journal.record(scope, 500, arrived, request_id, fault)
-        if method == "POST":  # a create (a job to announce) or a clock change: look again now
-            webhooks.wake()
+                reply.record(500)
+            if method == "POST":  # a create (a job to announce) or a clock change: look again now
+                webhooks.wake()
 
     async def _render(self, request: Request, exc: Exception) -> Response:
         """The app's answer to an exception: its registered handler's (the `Exception` one: a 500)."""
@@ -181,3 +160,38 @@ class RequestPipeline:
             if render is not None:
                 return render
         return None
+
+
+class _Reply:
+    """One request's `send`: as the response starts, adds the fault's and the OpenAI headers and
+    has the journal record the request with its status, before the client can have its answer.
+
+    An object rather than a closure: the request's state lives in its slots, not in cells that
+    every access in the pipeline would go through.
+    """
+
+    __slots__ = ("send", "scope", "journal", "request_id", "started", "arrived", "added", "fault", "answered")
+
+    def __init__(self, send: Send, scope: Scope, journal: Journal | None) -> None:
+        self.send = send
+        self.scope = scope
+        self.journal = journal
+        self.started = time.perf_counter()
+        self.request_id = scope.setdefault("state", {})["request_id"] = new_request_id()
+        self.arrived = (time.time(), 0.0)  # wall and virtual time; the pipeline reads the virtual one
+        self.added: list[tuple[bytes, bytes]] = []  # a fault's headers on the server's own answer
+        self.fault: str | None = None  # the id of the fault rule that acted, for the journal
+        self.answered = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and not self.answered:
+            self.answered = True
+            # A new list in the message, as Starlette's middleware does: a response may keep its own.
+            message["headers"] = [*message.get("headers", ()), *self.added, *openai_headers(self.request_id, self.started)]
+            if self.journal is not None:
+                self.record(message["status"])
+        await self.send(message)
+
+    def record(self, status: int) -> None:
+        assert self.journal is not None
+        self.journal.record(self.scope, status, self.arrived, self.request_id, self.fault)

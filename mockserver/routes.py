@@ -30,6 +30,8 @@ class CompactJSONResponse(JSONResponse):
     """Starlette's JSONResponse, byte for byte, rendered with the shared encoder."""
 
     def render(self, content: Any) -> bytes:
+        if isinstance(content, bytes):  # encoded already (Server.video_body); no JSON document is bytes
+            return content
         return jsonbody.dumps(content)  # json.dumps with options builds a new encoder on every call
 
     def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
@@ -65,8 +67,8 @@ class VideoRoutes:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _video_response(self, view: JobView) -> JSONResponse:
-        response = CompactJSONResponse(self.server.render_video(view))
+    def _video_response(self, view: JobView) -> Response:
+        response = CompactJSONResponse(self.server.video_body(view))
         remaining = seconds_until_change(view.job, view.now)
         if remaining is not None:
             response.raw_headers.append((_POLL_AFTER_RAW, b"%d" % _poll_after_ms(remaining, view.settings)))

@@ -68,7 +68,7 @@ class MemoryStore:
             # Ordered by insertion; OrderedDict because trimming (the journal's `keep`) removes the oldest:
             # popitem(last=False) is O(1), where a plain dict's first key is found past every deleted slot.
             self._docs: defaultdict[str, OrderedDict[str, Any]] = defaultdict(OrderedDict)
-            self._numbers: defaultdict[str, int] = defaultdict(int)
+            self._numbers: dict[str, Iterator[int]] = {}
 
     def close(self) -> None:
         pass
@@ -164,6 +164,10 @@ class MemoryStore:
     # -- counters ------------------------------------------------------------------------------
 
     def next_number(self, name: str) -> int:
-        with self._lock:
-            self._numbers[name] += 1
-            return self._numbers[name]
+        # next() on a count is atomic under the GIL: the journal takes a number on every request,
+        # without the lock. Only a name's first number makes its counter, under the lock.
+        counter = self._numbers.get(name)
+        if counter is None:
+            with self._lock:
+                counter = self._numbers.setdefault(name, itertools.count(1))
+        return next(counter)
