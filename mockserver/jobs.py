@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 # How long a downloadable asset lives after completion (official: "valid for a maximum of 1 hour").
 ASSET_LIFETIME_SECONDS = 3600
@@ -74,8 +74,10 @@ class Job:
     extras: dict[str, Any] = field(default_factory=dict)  # accepted fields the reference shape has no slot for
 
 
-@dataclass(frozen=True, slots=True)
-class JobState:
+class JobState(NamedTuple):
+    """A job's state at one moment. A tuple, not a frozen dataclass: one is made on every poll, and
+    a frozen dataclass sets each field through object.__setattr__."""
+
     phase: Phase
     progress: int
     completed_at: int | None

@@ -10,7 +10,7 @@ import functools
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from mockserver.clock import Clock, ClockSettings
 from mockserver.errors import APIError, not_found
@@ -71,9 +71,8 @@ def owner_of(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:24]
 
 
-@dataclass(frozen=True, slots=True)
-class JobView:
-    """A job as it stands at `now`, read with the clock `settings` of the same moment."""
+class JobView(NamedTuple):
+    """A job as it stands at `now`, read with the clock `settings` of the same moment (one per poll)."""
 
     job: Job
     state: JobState

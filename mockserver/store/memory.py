@@ -149,8 +149,11 @@ class MemoryStore:
             return result
 
     def docs(self, kind: str) -> list[Any]:
+        docs = self._docs.get(kind)
+        if not docs:  # asked on every request for the fault rules, which are usually none
+            return []
         with self._lock:
-            return list(self._docs[kind].values())
+            return list(docs.values())
 
     def delete_docs(self, kind: str, ids: Iterable[str] | None = None) -> int:
         with self._lock:
