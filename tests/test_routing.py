@@ -1,8 +1,8 @@
 """Which answer a request gets for each path and method: the API's operations, HEAD, 404, 405, redirects.
 
-The contract's operations are answered by mockserver.dispatch, everything else by Starlette's Router;
-these tests hold both to what a client sees, and hold the middleware (headers, faults, journal)
-to applying the same way to either.
+The request pipeline (mockserver/pipeline.py) answers the contract's operations itself and hands
+everything else to Starlette's Router; these tests hold both to what a client sees, and hold the
+pipeline's steps (headers, faults, journal, error rendering) to applying the same way to either.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def error(response: Any, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     body = response.json()["error"]
     assert set(body) == {"message", "type", "param", "code"} and body["code"] == code
-    if status != 500:  # a bug's 500 is rendered outside the middleware that adds the OpenAI headers
-        assert response.headers["x-request-id"].startswith("req_")
+    assert response.headers["x-request-id"].startswith("req_")  # every answer, a bug's 500 too
+    assert response.headers["openai-version"] == "2020-10-01"
     return body
 
 
@@ -131,3 +131,71 @@ def test_a_failing_store_during_a_poll_is_503_and_a_bug_is_500_both_journaled(cl
     error(client.get("/v1/videos/video_b", headers=AUTH), 500, "internal_error")
     assert [e.status for e in journaled(client, "GET", "/v1/videos/video_a")] == [503]
     assert [e.status for e in journaled(client, "GET", "/v1/videos/video_b")] == [500]
+
+
+def test_a_store_failing_before_the_handler_runs_is_503_and_journaled(client: TestClient) -> None:
+    # The pipeline reads the fault rules from the store before any handler runs: a store that
+    # fails there is the same 503 as one failing in a handler, not uvicorn's bare 500.
+    server = client.app.state.server  # type: ignore[attr-defined]
+
+    def store_gone(method: str, path: str, headers: Any) -> Any:
+        raise StoreError("connection reset")
+
+    server.faults.decide = store_gone
+    body = error(client.get("/v1/videos/video_c", headers=AUTH), 503, "store_unavailable")
+    assert "connection reset" in body["message"]
+    error(client.get("/v1/nothing-here", headers=AUTH), 503, "store_unavailable")  # a path the Router answers
+    assert [e.status for e in journaled(client, "GET", "/v1/videos/video_c")] == [503]
+
+
+def test_a_bug_in_the_control_api_is_a_500_envelope_with_a_request_id_and_not_journaled(client: TestClient) -> None:
+    server = client.app.state.server  # type: ignore[attr-defined]
+
+    def bug() -> Any:
+        raise RuntimeError("a bug in health")
+
+    server.health = bug
+    error(client.get("/__mock/health"), 500, "internal_error")
+    assert journaled(client, "GET", "/__mock/health") == []  # the control API is never journaled
+
+
+def test_a_poll_answers_each_state_of_the_job_as_the_clock_moves(client: TestClient) -> None:
+    # Poll answers are remembered per job and state: each change of state must still show.
+    video_id = pending_video(client)  # 3600 s: 900 queued, then 2700 rendering
+    client.post("/__mock/clock/freeze")
+    seen = []
+    for step in (0, 1000, 1000, 1000, 1000):
+        client.post("/__mock/clock/advance", json={"seconds": step})
+        for _ in range(2):  # the second poll of a state gets the same answer as the first
+            body = client.get(f"/v1/videos/{video_id}", headers=AUTH).json()
+            seen.append((body["status"], body["progress"]))
+    assert seen == [
+        ("queued", 0), ("queued", 0), ("in_progress", 3), ("in_progress", 3), ("in_progress", 40), ("in_progress", 40),
+        ("in_progress", 77), ("in_progress", 77), ("completed", 100), ("completed", 100),
+    ]
+
+
+def test_after_a_reset_a_seeded_server_reuses_an_id_and_polls_show_the_new_job(client: TestClient) -> None:
+    # The same seed gives the same ids after a reset; an answer remembered for the old job must
+    # never be given for the new one with the same id.
+    first = client.post("/v1/videos", headers=AUTH, json={"prompt": "the first job"}).json()
+    assert client.get(f"/v1/videos/{first['id']}", headers=AUTH).json()["prompt"] == "the first job"
+    assert client.post("/__mock/reset").status_code == 200
+    second = client.post("/v1/videos", headers=AUTH, json={"prompt": "the second job", "seconds": "8"}).json()
+    assert second["id"] == first["id"]
+    polled = client.get(f"/v1/videos/{second['id']}", headers=AUTH).json()
+    assert (polled["prompt"], polled["seconds"]) == ("the second job", "8")
+
+
+def test_the_journal_numbers_requests_from_one_again_after_a_reset_and_clears_by_key(client: TestClient) -> None:
+    other = {"Authorization": "Bearer sk-routing-other"}
+    client.get("/v1/videos", headers=AUTH)
+    client.get("/v1/videos", headers=other)
+    entries = client.get("/__mock/journal").json()["data"]
+    assert [e["seq"] for e in entries] == [1, 2]
+    other_owner = entries[1]["owner"]
+    assert client.delete(f"/__mock/journal?owner={other_owner}").json()["removed"] == 1
+    assert [e["key"] for e in client.get("/__mock/journal").json()["data"]] == ["sk-...ting"]
+    client.post("/__mock/reset")
+    client.get("/v1/videos", headers=AUTH)
+    assert [e["seq"] for e in client.get("/__mock/journal").json()["data"]] == [1]
