@@ -48,11 +48,14 @@ class Clock:
 
             store = MemoryStore()
         self._store = store
+        self._shared = bool(getattr(store, "shared", False))
         self._real_time = real_time
         self._cached: tuple[Any, ClockSettings] = (None, REAL_TIME)
 
     @property
     def settings(self) -> ClockSettings:
+        if not self._shared:  # only a shared store's settings are pinned (a read there is a query)
+            return self._load()
         pinned = _PINNED.get()
         if pinned is not None and pinned[0] is self:
             return pinned[1]
