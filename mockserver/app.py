@@ -232,7 +232,7 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
         return server.render_error(request, error)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, StoreError):  # raised in a middleware (journal, faults), outside the route handlers
+        if isinstance(exc, StoreError):  # raised outside the route handlers (Starlette passes it here)
             return await store_down(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         error = APIError(500, "The mock server hit an unexpected error; this is a bug in the mock.", code="internal_error")

@@ -26,9 +26,10 @@ V = TypeVar("V")  # what an operation maps to (the pipeline: its label and handl
 class _Template(Generic[V]):
     """One path template of one method: its regex and, when not plain strings, its converters."""
 
-    __slots__ = ("regex", "convertors", "handler")
+    __slots__ = ("regex", "convertors", "handler", "depth")
 
     def __init__(self, path: str, handler: V) -> None:
+        self.depth = path.count("/")  # a plain parameter is one segment: only paths this deep can match
         regex, _, convertors = compile_path(path)
         self.regex: re.Pattern[str] = regex
         # Plain `{name}` parameters need no conversion; skip the loop for them.
@@ -40,11 +41,20 @@ class _Template(Generic[V]):
 class _MethodTable(Generic[V]):
     """The operations of one method, in the Router's order: literal paths, then templates."""
 
-    __slots__ = ("literal", "templates")
+    __slots__ = ("literal", "templates", "by_depth")
 
     def __init__(self) -> None:
         self.literal: dict[str, V] = {}
         self.templates: list[_Template[V]] = []
+        # The templates by depth, in order, when all their parameters are plain (one segment each):
+        # a poll then tries one regex, not every template of its method. None: try them all.
+        self.by_depth: dict[int, list[_Template[V]]] | None = None
+
+    def index(self) -> None:
+        if all(template.convertors is None for template in self.templates):
+            self.by_depth = {}
+            for template in self.templates:
+                self.by_depth.setdefault(template.depth, []).append(template)
 
 
 OperationTables = dict[str, _MethodTable[V]]
@@ -64,6 +74,8 @@ def compile_operations(operations: Mapping[str, Mapping[str, V]]) -> OperationTa
                     table.templates.append(_Template(path, handler))
                 elif path not in table.literal:
                     table.literal[path] = handler
+    for table in tables.values():
+        table.index()
     return tables
 
 
@@ -75,7 +87,8 @@ def match_operation(tables: OperationTables[V], method: str, path: str) -> tuple
     handler = table.literal.get(path)
     if handler is not None:
         return handler, {}
-    for template in table.templates:
+    templates = table.templates if table.by_depth is None else table.by_depth.get(path.count("/"), ())
+    for template in templates:
         found = template.regex.match(path)
         if found is not None:
             params: dict[str, Any] = found.groupdict()

@@ -18,7 +18,7 @@ os.register_at_fork(after_in_child=_request_ids.seed)  # forked workers must not
 
 
 def new_request_id() -> str:
-    return f"req_{_request_ids.getrandbits(128):032x}"
+    return "req_" + _request_ids.randbytes(16).hex()  # 32 hex digits, as OpenAI's; half the cost of formatting an int
 
 
 def openai_headers(request_id: str, started: float) -> tuple[tuple[bytes, bytes], ...]:

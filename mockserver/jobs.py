@@ -88,11 +88,14 @@ class JobState(NamedTuple):
         return self.expires_at is not None and now >= self.expires_at
 
 
+_QUEUED = JobState(Phase.QUEUED, 0, None, None, None)  # every queued job's state: made once
+
+
 def state(job: Job, now: float) -> JobState:
     started = job.created_at + job.queue_seconds
     finished = started + job.render_seconds
     if now < started:
-        return JobState(Phase.QUEUED, 0, None, None, None)
+        return _QUEUED
     if now < finished:
         # Monotonic in `now`, and never 100 before the job is really done.
         progress = min(99, int(100 * (now - started) / job.render_seconds))

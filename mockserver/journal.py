@@ -15,7 +15,7 @@ import logging
 import itertools
 from collections import deque
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 from urllib.parse import parse_qs
 
 from starlette.types import Scope
@@ -70,7 +70,7 @@ class RawEntry:
     method: str
     path: str
     query: bytes
-    headers: tuple[tuple[bytes, bytes], ...]
+    headers: Sequence[tuple[bytes, bytes]]  # the ASGI list as the server made it
     body: dict[str, Any] | None
     uploads: dict[str, dict[str, Any]] | None  # None rather than an empty dict kept per entry
     status: int
@@ -134,7 +134,9 @@ class Journal:
             if self.size:
                 ring.append((  # deque.append is atomic: no lock
                     next(self._numbers), started[0], started[1], scope["method"], scope["path"],
-                    scope.get("query_string", b""), tuple(scope.get("headers", ())),
+                    # The server's own list, not a copy: it is made for this request and nothing
+                    # changes it after (the pipeline and handlers only read headers).
+                    scope.get("query_string", b""), scope.get("headers", ()),
                     state.get(STATE_BODY), state.get(STATE_UPLOADS), status, request_id, fault,
                 ))
             return

@@ -73,6 +73,7 @@ class RequestPipeline:
         self.render_error = server.render_error
         self.profile = server.profile
         self.unserved = frozenset(f"{method} {path}" for method, path in server.profile.unserved)
+        self.dialect_headers = server.profile.adds_headers
         self.remember_requests = renders_urls(server.profile)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,7 +92,7 @@ class RequestPipeline:
         hit = match_operation(self.tables, method, path) if api and not scope.get("root_path") else None
         operation = hit[0] if hit is not None else None
         answer: Send = reply
-        if operation is not None and self.profile.adds_headers:
+        if operation is not None and self.dialect_headers:
             answer = with_dialect_headers(reply, self.profile, operation.label)
         pinned = None
         try:
