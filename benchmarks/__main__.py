@@ -30,7 +30,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up per side before measuring (default: 1)")
     p.add_argument("--workers", type=int, default=1, help="uvicorn workers for the mock and the bare app (default: 1)")
     p.add_argument("--store", default=None, help="store URL for the mock (servers with store back-ends; default: memory)")
-    p.add_argument("--startup-repeats", type=int, default=5, help="start-up measurements per side (default: 5)")
+    # A start takes a fifth of a second and one busy moment moves it by a third: take more of them.
+    p.add_argument("--startup-repeats", type=int, default=11, help="start-up measurements per side (default: 11)")
     p.add_argument("--scale-jobs", type=int, default=100_000, help="jobs for the scale-of-state scenario (default: 100000)")
     p.add_argument("--scale-small", type=int, default=100, help="the small store it is compared with (default: 100)")
     p.add_argument("--without", action="append", default=[], choices=["prism", "nginx"], help="leave out this third-party baseline (repeatable)")

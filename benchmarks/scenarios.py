@@ -35,7 +35,7 @@ class Settings:
     warmup_s: float = 1.0
     mock: MockSpec = MockSpec()
     prefer_wrk: bool = True
-    startup_repeats: int = 5
+    startup_repeats: int = 11
     scale_jobs: int = 100_000
     scale_small: int = 100
     spec_file: Path = REPO / "openapi" / "reference.yaml"
