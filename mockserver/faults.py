@@ -319,14 +319,14 @@ class FaultBook:
             self._compiled = {doc["nonce"]: c for doc, c in zip(docs, active)}
         return active
 
-    def decide(self, method: str, path: str, headers: Iterable[tuple[bytes, bytes]]) -> Decision | None:
+    def decide(self, method: str, path: str, request_headers: Iterable[tuple[bytes, bytes]]) -> Decision | None:
         """What happens to a request with these raw ASGI headers; None when no rule acts on it."""
         if path.startswith(CONTROL_PREFIX):
             return None
         active = self._active()
         if not active:
             return None
-        owner = _owner_from_headers(headers)  # only worked out when some rule might care
+        owner = _owner_from_headers(request_headers)  # only worked out when some rule might care
         latency = 0
         fired: list[str] = []  # ids of the rules that acted, for the journal
         added: list[tuple[str, str]] = []
