@@ -60,8 +60,9 @@ class RawEntry:
     """What the request pipeline saw, before masking and decoding: cheap to take on the hot path.
 
     The journal's own ring (a memory store) keeps their fields as they are, turned into entries
-    when read, so a busy server pays for masking only when a test looks. A shared store gets the masked entry at once:
-    nothing unmasked ever leaves the process. Nothing changes one after it is made.
+    when read, so a busy server pays for masking only when a test looks. A shared store gets the
+    masked entry at once: nothing unmasked ever leaves the process. Nothing changes one after it
+    is made.
     """
 
     seq: int

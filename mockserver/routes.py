@@ -21,8 +21,6 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 POLL_AFTER_HEADER = "openai-poll-after-ms"
 _POLL_AFTER_RAW = POLL_AFTER_HEADER.encode("latin-1")
-
-
 _JSON_TYPE = (b"content-type", b"application/json")
 
 

@@ -12,8 +12,8 @@ the server's); it only changes *how the server says it*:
 - ``response_headers`` headers the dialect adds to a response.
 
 The server calls these hooks in one place each (mockserver/app.py: ``Server``; the last two in
-mockserver/pipeline.py, with the helpers below), so a dialect is read top to bottom in its own module rather than
-found in branches spread through the handlers.
+mockserver/pipeline.py, with the helpers below), so a dialect is read top to bottom in its own
+module rather than found in branches spread through the handlers.
 """
 
 from __future__ import annotations

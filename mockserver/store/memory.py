@@ -65,7 +65,7 @@ class MemoryStore:
             self._owners: dict[str, _OwnerIndex] = {}
             self._due: list[tuple[float, int, str]] = []
             self._tiebreak = itertools.count()
-            # Ordered by insertion; OrderedDict because trimming (the journal's `keep`) removes the oldest:
+            # Ordered by insertion; OrderedDict because trimming (`keep`) removes the oldest:
             # popitem(last=False) is O(1), where a plain dict's first key is found past every deleted slot.
             self._docs: defaultdict[str, OrderedDict[str, Any]] = defaultdict(OrderedDict)
             self._numbers: dict[str, Iterator[int]] = {}
@@ -134,7 +134,7 @@ class MemoryStore:
         with self._lock:
             docs = self._docs[kind]
             docs[doc_id] = doc
-            if keep is not None and len(docs) > keep:  # the journal's ring: one in, the oldest out
+            if keep is not None and len(docs) > keep:  # a full window: one in, the oldest out
                 while len(docs) > keep:
                     docs.popitem(last=False)
 
@@ -167,8 +167,8 @@ class MemoryStore:
     # -- counters ------------------------------------------------------------------------------
 
     def next_number(self, name: str) -> int:
-        # next() on a count is atomic under the GIL: the journal takes a number on every request,
-        # without the lock. Only a name's first number makes its counter, under the lock.
+        # next() on a count is atomic under the GIL, so taking a number needs no lock; only a
+        # name's first number makes its counter, under the lock.
         counter = self._numbers.get(name)
         if counter is None:
             with self._lock:
