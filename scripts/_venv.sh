@@ -15,7 +15,15 @@ target="."
 [ -n "$extra" ] && target=".[${extra}]"
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${extra:-base}"
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$target"
+  # pip's own chatter (index warnings from the machine's pip config, setuptools build notices) goes
+  # to a log; a newcomer sees one line, and the log only when the install fails.
+  log=".venv/install.log"
+  echo "installing mockserver${extra:+ [$extra]} into .venv (first run only; log: $log)" >&2
+  if ! { .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip \
+         && .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$target"; } >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "error: installing into .venv failed; the whole log is in $log" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
