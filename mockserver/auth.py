@@ -10,7 +10,7 @@ from starlette.types import Scope
 
 from mockserver.config import KeyRules, ServerConfig
 from mockserver.errors import APIError
-from mockserver.service import owner_of
+from mockserver.service import bearer_key, owner_of
 
 
 def mask(key: str) -> str:
@@ -32,15 +32,8 @@ def authorization(scope: Scope) -> bytes:
     return b""
 
 
-def _bearer(raw: bytes) -> str | None:
-    scheme, _, token = raw.decode("latin-1").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
 def bearer_token(request: Request) -> str | None:
-    return _bearer(authorization(request.scope))
+    return bearer_key(authorization(request.scope))
 
 
 _ANY_KEY = KeyRules()  # the rules of any sk- key when none are configured; made once, not per request
@@ -62,7 +55,7 @@ class Authenticator:
         return _ANY_KEY if key.startswith("sk-") else None
 
     def _read_credentials(self, raw: bytes) -> tuple[str, KeyRules] | None:
-        key = _bearer(raw)
+        key = bearer_key(raw)
         rules = None if key is None else self.rules(key)
         return None if key is None or rules is None else (owner_of(key), rules)
 
@@ -71,7 +64,7 @@ class Authenticator:
         found = self._credentials(raw)
         if found is not None:
             return found
-        key = _bearer(raw)
+        key = bearer_key(raw)
         if key is None:
             raise APIError(
                 401,

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 
 from mockserver.errors import APIError
-from mockserver.service import owner_of
+from mockserver.service import bearer_key, owner_of
 from mockserver.store import Store
 
 CONTROL_PREFIX = "/__mock/"
@@ -416,10 +416,8 @@ def _owner_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str:
 @functools.lru_cache(maxsize=256)
 def _owner_of_authorization(value: bytes) -> str:
     # Cached by the raw header, as owner_of is by key: a client sends the same one on every request.
-    scheme, _, token = value.decode("latin-1").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return owner_of(token.strip())
-    return ANONYMOUS
+    key = bearer_key(value)
+    return owner_of(key) if key is not None else ANONYMOUS
 
 
 def startup_rules(

@@ -71,6 +71,14 @@ def owner_of(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:24]
 
 
+def bearer_key(authorization: bytes) -> str | None:
+    """The key in an `Authorization: Bearer <key>` value as sent; None for any other value."""
+    scheme, _, token = authorization.decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
 class JobView(NamedTuple):
     """A job as it stands at `now`, read with the clock `settings` of the same moment (one per poll)."""
 
