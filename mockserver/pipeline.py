@@ -90,7 +90,7 @@ class RequestPipeline:
             remember_request(scope)
         # A root_path changes what the Router matches against; leave those requests to it.
         hit = match_operation(self.tables, method, path) if api and not scope.get("root_path") else None
-        operation = hit[0] if hit is not None else None
+        operation, params = hit if hit is not None else (None, {})
         answer: Send = reply
         if operation is not None and self.dialect_headers:
             answer = with_dialect_headers(reply, self.profile, operation.label)
@@ -117,7 +117,7 @@ class RequestPipeline:
             if operation is None or operation.handler is None:
                 await self.app(scope, receive, answer)
                 return
-            scope["path_params"] = hit[1] if hit is not None else {}
+            scope["path_params"] = params
             request = Request(scope, receive, send)
             try:
                 response = await operation.handler(request)
