@@ -15,16 +15,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
-import httpx
 import pytest
 
-from tests.processes import REPO, RunningServer, free_port, serve
+from tests.processes import REPO, RunningServer, free_port, serve, wait_healthy
 
 LITELLM = "litellm[proxy]==1.106.2"
 VENV = REPO / ".bench" / "litellm-proxy-venv"
@@ -74,28 +73,12 @@ def gateway(only_when_asked: None, fake: RunningServer, tmp_path_factory: pytest
         [str(binary), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
-    root = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    proxy = RunningServer(process, port)
     try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"litellm exited with {process.returncode}:\n{process.stdout.read() if process.stdout else ''}")
-            try:
-                if httpx.get(f"{root}/health/liveliness", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("litellm proxy not alive within 120 s")
-            time.sleep(0.5)  # bounded by the deadline above
-        yield f"{root}/v1", master_key
+        wait_healthy(f"{proxy.root}/health/liveliness", process, deadline_s=120)
+        yield proxy.base_url, master_key
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        proxy.stop(signal.SIGTERM, timeout=15)
 
 
 def test_conform_names_litellms_known_deviations(gateway: tuple[str, str], tmp_path: Path) -> None:
