@@ -153,7 +153,6 @@ def run_serve(args: argparse.Namespace) -> int:
         # The parent boots the store once (start-up faults and webhook endpoints); workers only use it.
         server = Server(config)
         _check_shared(workers, server.store)
-        app = create_app(server=server)
     except (ConfigError, ContractError, StoreError) as exc:
         print(f"mockserver serve: {exc}", file=sys.stderr)
         return 2
@@ -161,6 +160,9 @@ def run_serve(args: argparse.Namespace) -> int:
     webhooks = server.webhooks
     if webhooks.startup_urls and not config.extra["webhooks"].get("secret"):
         print(f"mockserver: webhook secret (generated; fix it with --webhook-secret): {webhooks.secret}", flush=True)
+        # Workers get this configuration: a reset one of them answers re-registers the start-up
+        # endpoints, and must sign with the secret printed here, not one of its own.
+        config.extra["webhooks"]["secret"] = webhooks.secret
 
     def announce(host: str, port: int) -> None:
         shown = f"[{host}]" if ":" in host else host
@@ -185,6 +187,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
         server.store.close()
         return worker_app.run(config, workers, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log, announce=announce)
+    app = create_app(server=server)  # with workers, each builds its own (mockserver/workers.py)
     uvicorn_server = AnnouncingServer(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log))
     try:
         uvicorn_server.run()

@@ -171,7 +171,7 @@ class WebhookDispatcher:
         self.backoff_seconds = float(settings.get("backoff_seconds", DEFAULT_BACKOFF_SECONDS))
         self.timeout_seconds = float(settings.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
         self.startup_urls = [str(url) for url in settings.get("urls") or ()]
-        # `serve` fixes a generated secret before it starts workers, so that all of them sign alike.
+        # `serve` puts a generated secret into the configuration its workers get, so all sign alike.
         self.secret: str | None = settings.get("secret") or (generate_secret() if self.startup_urls else None)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None

@@ -208,6 +208,22 @@ def test_serve_webhook_url_prints_generated_secret_and_delivers(receiver: Receiv
     assert json.loads(body)["type"] == "video.completed"
 
 
+def test_workers_sign_with_the_printed_generated_secret_after_a_reset(receiver: Receiver, tmp_path: Any) -> None:
+    # A reset re-registers the start-up endpoints in whichever worker answers it; each must sign
+    # with the one secret `serve` printed, not one it generated for itself.
+    store = f"sqlite:///{tmp_path / 'state.db'}"
+    with serve("--workers", "2", "--store", store, "--webhook-url", receiver.url, "--log-level", "warning") as server:
+        for _ in range(4):  # new connections: both workers are likely to answer one
+            assert httpx.post(f"{server.root}/__mock/reset").status_code == 200
+        OpenAI(base_url=server.base_url, api_key="sk-test-workers").videos.create(
+            model="sora-2", prompt="x", extra_headers={"X-Mock-Duration": "0"}
+        )
+        (headers, body), = receiver.wait_for(1)
+        _code, output = server.stop()
+    secret = next(line.rsplit(" ", 1)[1] for line in output.splitlines() if "webhook secret" in line)
+    _verifier().webhooks.verify_signature(body, headers, secret=secret)
+
+
 def test_late_fault_still_delivers_and_is_recorded(mockserver: Any, receiver: Receiver) -> None:
     endpoint = _register(mockserver, receiver.url)
     fault = httpx.post(f"{mockserver.root_url}/__mock/webhooks/faults", json={"mode": "late", "delay_seconds": 0.2, "endpoint": endpoint["id"]})
