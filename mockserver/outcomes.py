@@ -121,6 +121,12 @@ class ScriptQueue:
         return self._store.update(self.KIND, owner or self.SHARED, lambda queue: ([*(queue or []), *items], len(queue or []) + len(items)))
 
     def _pop_from(self, name: str) -> Script | None:
+        # Every create without a script asks two queues, usually empty: a read says so without the
+        # atomic read-modify-write (on Redis, a read and a compare-and-set each). Nothing can be
+        # taken from an empty queue, so skipping then is safe however workers race.
+        if not self._store.get_doc(self.KIND, name):
+            return None
+
         def take(queue: Any) -> tuple[Any, Any]:
             if not queue:
                 return None, None
