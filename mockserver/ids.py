@@ -13,9 +13,9 @@ from typing import Callable
 
 
 class IdFactory:
-    def __init__(self, seed: int | None = None, counter: Callable[[str], int] | None = None) -> None:
+    def __init__(self, seed: int | None, counter: Callable[[str], int]) -> None:
         self.seed = seed
-        self._counter = counter or _local_counter()
+        self._counter = counter  # the store's: see the module's docstring
 
     def new(self, prefix: str) -> str:
         # 32 hex digits, the length of the official `video_68d7512d07848190b3e45da0ecbebcde` ids.
@@ -23,9 +23,3 @@ class IdFactory:
             return f"{prefix}_{secrets.token_hex(16)}"
         n = self._counter(f"id:{prefix}")
         return f"{prefix}_{hashlib.sha256(f'{self.seed}:{prefix}:{n}'.encode()).hexdigest()[:32]}"
-
-
-def _local_counter() -> Callable[[str], int]:
-    from mockserver.store.memory import MemoryStore
-
-    return MemoryStore().next_number

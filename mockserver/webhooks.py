@@ -1,10 +1,10 @@
 """Webhooks: signed `video.completed` / `video.failed` events, delivered when a job finishes.
 
-Job state is derived from the clock, so nothing "happens" when a job finishes. One asyncio task
-(the dispatcher) keeps a heap of not-yet-announced jobs keyed by the virtual time they finish,
-sleeps until the earliest one is due (capped, and woken early when a job is created or the clock
-is changed), and hands each due job's event to one delivery task per matching endpoint. Scanning
-costs O(log pending), never O(all jobs).
+Job state is derived from the clock, so nothing "happens" when a job finishes. The store keeps the
+not-yet-announced jobs by the virtual time they finish (`claim_due`, `next_due`); one asyncio task
+(the dispatcher) sleeps until the earliest is due (capped, and woken early after any POST: a job
+created, the clock changed), claims the due ones (each once, across workers) and hands each job's
+event to one delivery task per matching endpoint. Scanning costs O(log pending), never O(all jobs).
 
 Signing is Standard Webhooks (the `standardwebhooks` package), as the provider does:
 `webhook-id`, `webhook-timestamp` (real Unix seconds: receivers reject stale timestamps, and the

@@ -53,11 +53,6 @@ class VideoShape:
         return {name: known[name] for name, required in self.fields if required or known[name] is not None}
 
 
-def video(job: Job, job_state: JobState, vocabulary: Vocabulary) -> dict[str, Any]:
-    """One Video document; a server renders many with its own VideoShape."""
-    return VideoShape(vocabulary).render(job, job_state)
-
-
 def video_list(items: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
     return {
         "object": "list",

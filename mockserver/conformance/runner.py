@@ -19,7 +19,6 @@ from typing import Any, Callable, Iterator
 
 from mockserver.auth import mask
 from mockserver.conformance.budget import CreateBudget, CreateBudgetSpent, job_creating_operations
-from mockserver.conformance import dialect_checks  # noqa: F401  (registers its checks in CHECKS)
 from mockserver.conformance.checks import CHECKS, Failed, Passed, Skipped, run_checks
 from mockserver.conformance.lifecycle import LifecycleSettings, run_lifecycle
 from mockserver.conformance.report import ERROR, Finding, PhaseResult, Report

@@ -39,7 +39,7 @@ def negative_on_the_wire(contract: Contract, method: str, path: str, media_type:
             form[name] = validator.coerce(name, value)
         elif name not in validator.types:
             # An undeclared field: repeated parts or not, only its presence matters to the schema.
-            form[name] = value if isinstance(value, str) else json.dumps(value, default=str)
+            form[name] = json.dumps(value, default=str)
         elif isinstance(value, (list, bytes, bytearray)):
             return True  # repeated parts for a single field, or raw bytes in a text part: not clear-cut
         else:

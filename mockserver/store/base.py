@@ -9,7 +9,7 @@ A job's status is derived from the clock (jobs.state), so the store never holds 
 
 Everything a control call changes goes through here, so two workers never disagree. Read-modify-
 write goes through `update`, which each back-end makes atomic (a lock, a SQLite write transaction,
-a Redis WATCH/MULTI), so two workers hitting one rate limit count every request once.
+a Redis compare-and-set script), so two workers hitting one rate limit count every request once.
 """
 
 from __future__ import annotations
