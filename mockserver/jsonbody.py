@@ -28,8 +28,9 @@ def _c_encoder() -> Callable[[Any], str] | None:
     """CPython's C encoder with Starlette's JSONResponse options, made once.
 
     json.JSONEncoder.encode builds a new C encoder (and a dict for its cycle check) on every call;
-    that was a third of encoding a Video on the poll path. The documents written here are built
-    fresh for each response and never cyclic, so the check has nothing to find. None where the
+    that was a third of encoding a Video on the poll path. The documents written here (responses,
+    store documents) are plain data built by this code and never cyclic, so the check has nothing
+    to find. None where the
     interpreter has no C encoder or it takes other arguments (then the json module is used).
     """
     try:
@@ -45,6 +46,11 @@ def _c_encoder() -> Callable[[Any], str] | None:
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
 _encode = _c_encoder() or _ENCODER.encode
+
+
+def dumps_text(value: Any) -> str:
+    """`dumps` as text: how the SQLite and Redis stores write their documents."""
+    return _encode(value)
 
 
 def dumps(value: Any) -> bytes:

@@ -33,6 +33,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from mockserver.jobs import Job
+from mockserver.jsonbody import dumps_text
 from mockserver.store.base import Page, StoreError, T, Updater, finish_time, job_from_json, job_to_json
 
 DEFAULT_PREFIX = "mockserver:"
@@ -44,8 +45,7 @@ _CHUNK = 500  # ids per command when a script or clear() handles many at once (L
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+_dumps = dumps_text  # one encoder for every JSON the server writes (mockserver/jsonbody.py)
 
 
 # -- scripts -------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from mockserver.jobs import Job
+from mockserver.jsonbody import dumps_text
 from mockserver.store.base import Page, StoreError, T, Updater, finish_time, job_from_json, job_to_json
 
 RIGHT_FORM = "sqlite:///path/to/file.db (three slashes, then the path; four for an absolute path)"
@@ -65,7 +66,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
+_encode = dumps_text  # one encoder for every JSON the server writes (mockserver/jsonbody.py)
 _decode = json.JSONDecoder().decode
 
 # -- statements (sqlite3 caches each prepared statement per connection, keyed by its text) --------
