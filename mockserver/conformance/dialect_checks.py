@@ -37,13 +37,10 @@ class VideoShape:
 
     declared: frozenset[str]  # every field the Video schema names
     required: frozenset[str]
+    optional: frozenset[str]  # declared and not required (asked of every field of every Video checked)
     timestamps: tuple[str, ...]  # integer fields named *_at
     id_pattern: re.Pattern[str] | None  # None: the contract gives nothing to derive an id shape from
     id_description: str
-
-    @property
-    def optional(self) -> frozenset[str]:
-        return self.declared - self.required
 
 
 def _properties(contract: Contract, schema: dict[str, Any]) -> dict[str, Any]:
@@ -135,9 +132,11 @@ def video_shape(contract: Contract) -> VideoShape:
         schema = contract.deep_resolve(_video_schema(contract))
         properties = _properties(contract, schema)
         pattern, description = id_shape(contract)
+        declared, required = frozenset(properties), frozenset(schema.get("required", ()))
         _shapes[contract] = VideoShape(
-            declared=frozenset(properties),
-            required=frozenset(schema.get("required", ())),
+            declared=declared,
+            required=required,
+            optional=declared - required,
             timestamps=tuple(name for name, sub in properties.items() if name.endswith("_at") and "integer" in schema_types(contract.deep_resolve(sub))),
             id_pattern=pattern,
             id_description=description,
