@@ -9,8 +9,8 @@ binary is missing (Debian: apt-get install redis-server).
 
 from __future__ import annotations
 
-from contextlib import ExitStack, contextmanager
-from typing import Any, Iterator
+from contextlib import ExitStack
+from typing import Any
 
 from benchmarks import load, servers
 from benchmarks.scenarios import AUTH, PROMPT, Settings, _error_notes, check, compare, create_job, ratio, result
@@ -20,23 +20,14 @@ from mockserver.store.local_redis import RedisUnavailable, local_redis
 BASELINE = "memory, 1 worker"
 
 
-@contextmanager
-def _redis() -> Iterator[str]:
-    try:
-        with local_redis() as url:
-            yield url
-    except RedisUnavailable as exc:  # raised only while starting
-        raise servers.Unavailable(str(exc)) from None
-
-
 def poll_stores(settings: Settings) -> dict[str, Any]:
     description = "GET /v1/videos/{id} on a pending job, by --store and --workers (ratios to memory, 1 worker)"
     notes: list[str] = []
     with ExitStack() as stack:
         stores: dict[str, str] = {"memory": "memory:", "sqlite": f"sqlite:///{settings.workdir / 'bench-state.db'}"}
         try:
-            stores["redis"] = stack.enter_context(_redis())
-        except servers.Unavailable as exc:
+            stores["redis"] = stack.enter_context(local_redis())
+        except RedisUnavailable as exc:  # raised only while starting
             notes.append(f"Redis skipped: {exc}")
         combos = [("memory", 1), ("sqlite", 1), ("sqlite", 2)] + ([("redis", 1), ("redis", 2)] if "redis" in stores else [])
         requests: dict[str, load.Request] = {}

@@ -15,10 +15,10 @@ from mockserver.store.local_redis import RedisUnavailable, local_redis
 
 
 @contextmanager
-def redis_server(deadline_s: float = 15.0) -> Iterator[str]:
+def redis_server() -> Iterator[str]:
     """Yields `redis://127.0.0.1:PORT/0` for a private redis-server, stopped afterwards."""
     try:
-        with local_redis(deadline_s) as url:
+        with local_redis() as url:
             yield url
     except RedisUnavailable as exc:  # raised only while starting: the block itself never raises it
         pytest.skip(str(exc))
