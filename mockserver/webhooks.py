@@ -75,6 +75,9 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
+_CLAIM_BATCH = 100  # due jobs claimed from the store at a time
+
+
 @dataclass
 class Registration:
     id: str
@@ -320,13 +323,13 @@ class WebhookDispatcher:
     def _announce_due(self) -> None:
         now = self.server.clock.now()
         while True:
-            due = self.store.claim_due(now)
+            due = self.store.claim_due(now, limit=_CLAIM_BATCH)
             regs = list(self.registrations.values()) if due else []
             for job_id in due:
                 job = self.store.get(job_id)
                 if job is not None:  # deleted or reset before it finished: nothing to announce
                     self._announce(job, now, regs)
-            if len(due) < 100:
+            if len(due) < _CLAIM_BATCH:  # a short batch: nothing more is due
                 return
 
     def _announce(self, job: Job, now: float, registrations: list[Registration]) -> None:
