@@ -196,14 +196,20 @@ def test_bad_registration_gets_an_openai_error(mockserver: Any) -> None:
     assert httpx.delete(f"{mockserver.root_url}/__mock/webhooks/we_missing").status_code == 404
 
 
+def _delivery_and_printed_secret(server: Any, receiver: Receiver) -> tuple[dict[str, str], bytes, str]:
+    """Finishes one job on a `serve` started with --webhook-url; its delivery and the secret it printed."""
+    OpenAI(base_url=server.base_url, api_key="sk-test-cli").videos.create(
+        model="sora-2", prompt="x", extra_headers={"X-Mock-Duration": "0"}
+    )
+    (headers, body), = receiver.wait_for(1)
+    _code, output = server.stop()
+    secret = next(line.rsplit(" ", 1)[1] for line in output.splitlines() if "webhook secret" in line)
+    return headers, body, secret
+
+
 def test_serve_webhook_url_prints_generated_secret_and_delivers(receiver: Receiver) -> None:
     with serve("--webhook-url", receiver.url, "--log-level", "warning") as server:
-        OpenAI(base_url=server.base_url, api_key="sk-test-cli").videos.create(
-            model="sora-2", prompt="x", extra_headers={"X-Mock-Duration": "0"}
-        )
-        (headers, body), = receiver.wait_for(1)
-        _code, output = server.stop()
-    secret = next(line.rsplit(" ", 1)[1] for line in output.splitlines() if "webhook secret" in line)
+        headers, body, secret = _delivery_and_printed_secret(server, receiver)
     _verifier().webhooks.verify_signature(body, headers, secret=secret)
     assert json.loads(body)["type"] == "video.completed"
 
@@ -215,12 +221,7 @@ def test_workers_sign_with_the_printed_generated_secret_after_a_reset(receiver: 
     with serve("--workers", "2", "--store", store, "--webhook-url", receiver.url, "--log-level", "warning") as server:
         for _ in range(4):  # new connections: both workers are likely to answer one
             assert httpx.post(f"{server.root}/__mock/reset").status_code == 200
-        OpenAI(base_url=server.base_url, api_key="sk-test-workers").videos.create(
-            model="sora-2", prompt="x", extra_headers={"X-Mock-Duration": "0"}
-        )
-        (headers, body), = receiver.wait_for(1)
-        _code, output = server.stop()
-    secret = next(line.rsplit(" ", 1)[1] for line in output.splitlines() if "webhook secret" in line)
+        headers, body, secret = _delivery_and_printed_secret(server, receiver)
     _verifier().webhooks.verify_signature(body, headers, secret=secret)
 
 
