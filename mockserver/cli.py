@@ -46,7 +46,7 @@ def add_serve_parser(subparsers: Any) -> None:
     p.add_argument("--api-key", action="append", default=None, metavar="KEY", help="accept only this key (repeatable); default: any sk-... key")
     p.add_argument("--config", type=Path, default=None, help="YAML config file (api_keys with deny_models, timings, ...); flags override it")
     p.add_argument("--max-upload-mb", type=float, default=None, help=f"largest request body accepted, in MB (default: {DEFAULT_MAX_UPLOAD_MB}); larger gets 413")
-    p.add_argument("--fixtures", type=Path, default=None, help="directory of media to serve (default: the repository's fixtures/)")
+    p.add_argument("--fixtures", type=Path, default=None, help="directory of media to serve (default: the fixtures/ shipped in the package)")
     p.add_argument("--profile", default=None, choices=profiles.NAMES, help="speak a real provider's dialect (see `mockserver profiles`; default: reference)")
     p.add_argument("--profile-option", action="append", default=None, metavar="NAME=VALUE", help="an option of the chosen profile, e.g. kling_ms_timestamps=true (repeatable)")
     p.add_argument("--admin-token", default=None, help="require this token (Bearer) on the /__mock control API")

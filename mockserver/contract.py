@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import yaml
 
 from mockserver.errors import APIError, default_error_type
+from mockserver.resources import openapi_dir
 from mockserver.jobs import Phase
 from mockserver.schema_predicates import Predicate, compile_schema
 
@@ -27,9 +28,7 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SPEC_DIR = REPO_ROOT / "openapi"
-NAMED_SPECS = {"reference": SPEC_DIR / "reference.yaml", "docs": SPEC_DIR / "docs.yaml"}
+NAMED_SPECS = ("reference", "docs")
 
 # Words contracts in the wild use for each phase. The contract's own enum decides which one is
 # spoken; this table only recognises them, so a docs-style `processing` maps to RUNNING.
@@ -54,7 +53,7 @@ class ContractError(Exception):
 
 def resolve_spec_path(name_or_path: str | Path) -> Path:
     if str(name_or_path) in NAMED_SPECS:
-        return NAMED_SPECS[str(name_or_path)]
+        return openapi_dir() / f"{name_or_path}.yaml"
     return Path(name_or_path)
 
 

@@ -26,12 +26,13 @@ from mockserver.auth import bearer_token
 from mockserver.errors import APIError, bad_request
 from mockserver.faults import FaultError, FaultRule, parse_rule
 from mockserver.outcomes import Script, parse_duration, parse_outcome
+from mockserver.resources import openapi_dir
 from mockserver.service import owner_of
 
 if TYPE_CHECKING:
     from mockserver.app import Server
 
-CONTROL_SPEC = Path(__file__).resolve().parent.parent / "openapi" / "control.yaml"
+CONTROL_SPEC = openapi_dir() / "control.yaml"
 Handler = Callable[[Request], Awaitable[Response]]
 
 

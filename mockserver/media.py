@@ -28,7 +28,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "fixtures"
+from mockserver.resources import fixtures_dir
+
+DEFAULT_ROOT = fixtures_dir()
 DEFAULT_SIZE = "720x1280"  # the API's default size
 DEFAULT_SECONDS = 4  # the API's default duration
 GENERATOR = "scripts/make_fixtures.py"

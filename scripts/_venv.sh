@@ -1,5 +1,5 @@
 # Sourced by scripts/serve and scripts/test: make .venv (inside the checkout) and install the
-# project into it, reinstalling only when pyproject.toml or the requested extra changed, so that
+# project into it, reinstalling only when pyproject.toml, setup.py or the requested extra changed, so that
 # the second run of a command starts at once.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,7 +13,7 @@ fi
 extra="${1:-}"
 target="."
 [ -n "$extra" ] && target=".[${extra}]"
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${extra:-base}"
+stamp=".venv/.installed-$(cat pyproject.toml setup.py | sha256sum | cut -c1-16)-${extra:-base}"
 if [ ! -f "$stamp" ]; then
   # pip's own chatter (index warnings from the machine's pip config, setuptools build notices) goes
   # to a log; a newcomer sees one line, and the log only when the install fails.

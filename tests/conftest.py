@@ -24,3 +24,12 @@ def redis_url() -> Iterator[str]:
 
     with redis_server() as url:
         yield url
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print what tests recorded for the reader (e.g. the built wheel's size), from any xdist worker."""
+    lines = {value for report in terminalreporter.stats.get("passed", []) for name, value in report.user_properties if name == "summary"}
+    if lines:
+        terminalreporter.section("recorded")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

@@ -10,6 +10,7 @@ from typing import TextIO
 
 import yaml
 
+from mockserver.resources import openapi_dir
 from mockserver.specgen import diff as diff_module
 from mockserver.specgen.build import build_document
 from mockserver.specgen.errors import SpecgenError
@@ -18,10 +19,9 @@ from mockserver.specgen.overlay import AppliedAction, apply_overlay
 from mockserver.specgen.parse import parse_page
 from mockserver.specgen.yamlio import dump, load_text
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SOURCE = PROJECT_ROOT / "openapi" / "source" / "openai-video-format.zh.md"
-DEFAULT_OVERLAY = PROJECT_ROOT / "openapi" / "overlays" / "reference.overlay.yaml"
-DEFAULT_OUT_DIR = PROJECT_ROOT / "openapi"
+DEFAULT_OUT_DIR = openapi_dir()
+DEFAULT_SOURCE = DEFAULT_OUT_DIR / "source" / "openai-video-format.zh.md"
+DEFAULT_OVERLAY = DEFAULT_OUT_DIR / "overlays" / "reference.overlay.yaml"
 DOCS_FILE = "docs.yaml"
 REFERENCE_FILE = "reference.yaml"
 
@@ -166,8 +166,9 @@ def _read(path: Path) -> str:
 
 
 def _display(path: Path) -> str:
-    """Paths inside the project are shown (and written into headers) relative to it."""
+    """Paths among the packaged contracts are shown (and written into headers) as `openapi/...`,
+    wherever the package is installed."""
     try:
-        return path.resolve().relative_to(PROJECT_ROOT).as_posix()
+        return path.resolve().relative_to(DEFAULT_OUT_DIR.resolve().parent).as_posix()
     except ValueError:
         return str(path)
