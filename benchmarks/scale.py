@@ -94,7 +94,7 @@ async def _page_ms(client: InProcessClient, base: str, query: str, repeats: int)
 
 def _middle_id(app: Any, jobs: int) -> str:
     """The id of the job in the middle of the list, found once (untimed) through the store's page API."""
-    from mockserver.service import owner_of
+    from mockserver.core.videos import owner_of
 
     page = app.state.server.store.page(owner_of(API_KEY), after=None, limit=jobs // 2 + 1, descending=False)
     return page.jobs[-1].id
@@ -109,7 +109,7 @@ async def _measure_pages(client: InProcessClient, base: str, jobs: int, repeats:
 
 
 async def measure(jobs: int, small: int, repeats: int, store: str | None) -> dict[str, Any]:
-    from mockserver.app import create_app
+    from mockserver.http.app import create_app
     from mockserver.config import ServerConfig
 
     if store is None:

@@ -201,7 +201,7 @@ DOWNLOAD_SIZE, DOWNLOAD_SECONDS = "1280x720", "12"
 
 
 def _download_file() -> Path:
-    from mockserver.media import MediaLibrary
+    from mockserver.core.media import MediaLibrary
 
     return MediaLibrary().lookup("video", DOWNLOAD_SIZE, DOWNLOAD_SECONDS).path
 

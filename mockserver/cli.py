@@ -6,12 +6,22 @@ import argparse
 import ipaddress
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from mockserver import __version__, profiles
-from mockserver.config import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_UPLOAD_MB, ConfigError, KeyRules, ServerConfig, load_config_file, parse_api_keys, parse_timings
-from mockserver.faults import FaultError, startup_rules
+from mockserver.config import (
+    DEFAULT_JOURNAL_SIZE,
+    DEFAULT_MAX_UPLOAD_MB,
+    ConfigError,
+    KeyRules,
+    ServerConfig,
+    load_config_file,
+    parse_api_keys,
+    parse_timings,
+)
+from mockserver.control.faults import FaultError, startup_rules
 
 if TYPE_CHECKING:
     from mockserver.store import Store
@@ -37,36 +47,114 @@ def add_serve_parser(subparsers: Any) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to bind, 0 for any free port (default: 8000)")
-    p.add_argument("--spec", default="reference", help="contract to serve: reference, docs, or a path to an OpenAPI file (default: reference)")
     p.add_argument(
-        "--speed", type=float, default=None,
+        "--spec",
+        default="reference",
+        help="contract to serve: reference, docs, or a path to an OpenAPI file (default: reference)",
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=None,
         help="multiply every planned job duration: 1 = realistic, 0.1 = ten times faster, 0 = jobs finish at once (default: 1)",
     )
     p.add_argument("--seed", type=int, default=None, help="make ids and injected faults reproducible")
-    p.add_argument("--api-key", action="append", default=None, metavar="KEY", help="accept only this key (repeatable); default: any sk-... key")
-    p.add_argument("--config", type=Path, default=None, help="YAML config file (api_keys with deny_models, timings, ...); flags override it")
-    p.add_argument("--max-upload-mb", type=float, default=None, help=f"largest request body accepted, in MB (default: {DEFAULT_MAX_UPLOAD_MB}); larger gets 413")
-    p.add_argument("--fixtures", type=Path, default=None, help="directory of media to serve (default: the fixtures/ shipped in the package)")
-    p.add_argument("--profile", default=None, choices=profiles.NAMES, help="speak a real provider's dialect (see `mockserver profiles`; default: reference)")
-    p.add_argument("--profile-option", action="append", default=None, metavar="NAME=VALUE", help="an option of the chosen profile, e.g. kling_ms_timestamps=true (repeatable)")
+    p.add_argument(
+        "--api-key",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="accept only this key (repeatable); default: any sk-... key",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML config file (api_keys with deny_models, timings, ...); flags override it",
+    )
+    p.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=None,
+        help=f"largest request body accepted, in MB (default: {DEFAULT_MAX_UPLOAD_MB}); larger gets 413",
+    )
+    p.add_argument(
+        "--fixtures",
+        type=Path,
+        default=None,
+        help="directory of media to serve (default: the fixtures/ shipped in the package)",
+    )
+    p.add_argument(
+        "--profile",
+        default=None,
+        choices=profiles.NAMES,
+        help="speak a real provider's dialect (see `mockserver profiles`; default: reference)",
+    )
+    p.add_argument(
+        "--profile-option",
+        action="append",
+        default=None,
+        metavar="NAME=VALUE",
+        help="an option of the chosen profile, e.g. kling_ms_timestamps=true (repeatable)",
+    )
     p.add_argument("--admin-token", default=None, help="require this token (Bearer) on the /__mock control API")
     p.add_argument(
-        "--fault", action="append", default=None, metavar="SPEC",
+        "--fault",
+        action="append",
+        default=None,
+        metavar="SPEC",
         help="inject a fault (repeatable): [METHOD] [PATH] key=value..., keys status (429/500/502/503/504), "
         "probability, latency_ms, times, retry_after; e.g. 'POST /v1/videos status=503 probability=0.2'",
     )
-    p.add_argument("--rate-limit", default=None, metavar="N/SECONDS", help="per API key: at most N requests per SECONDS, then 429 with Retry-After")
-    p.add_argument("--latency-ms", type=int, default=None, metavar="MS", help="add this much latency to every API request")
-    p.add_argument("--journal-size", type=int, default=None, metavar="N", help="how many requests the /__mock/journal keeps (default: 1000; 0 turns it off)")
-    p.add_argument("--webhook-url", action="append", default=None, metavar="URL", help="send signed video.completed/video.failed events here (repeatable)")
-    p.add_argument("--webhook-secret", default=None, metavar="whsec_...", help="Standard Webhooks secret for --webhook-url endpoints (default: generated and printed)")
     p.add_argument(
-        "--store", default=None, metavar="URL",
+        "--rate-limit",
+        default=None,
+        metavar="N/SECONDS",
+        help="per API key: at most N requests per SECONDS, then 429 with Retry-After",
+    )
+    p.add_argument(
+        "--latency-ms", type=int, default=None, metavar="MS", help="add this much latency to every API request"
+    )
+    p.add_argument(
+        "--journal-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="how many requests the /__mock/journal keeps (default: 1000; 0 turns it off)",
+    )
+    p.add_argument(
+        "--webhook-url",
+        action="append",
+        default=None,
+        metavar="URL",
+        help="send signed video.completed/video.failed events here (repeatable)",
+    )
+    p.add_argument(
+        "--webhook-secret",
+        default=None,
+        metavar="whsec_...",
+        help="Standard Webhooks secret for --webhook-url endpoints (default: generated and printed)",
+    )
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
         help="where jobs and settings live: memory: (default; gone when the server stops), sqlite:///PATH "
         "(survives restarts; shared by --workers on one host), redis://HOST:PORT/DB[?prefix=NAME] (shared by several hosts)",
     )
-    p.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: 1); more than one needs a shared --store")
-    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="log verbosity (default: info)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes (default: 1); more than one needs a shared --store",
+    )
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="log verbosity (default: info)",
+    )
     p.set_defaults(run=run_serve)
 
 
@@ -76,15 +164,23 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
     api_keys: dict[str, KeyRules] = parse_api_keys(file.get("api_keys"), where)
     for key in args.api_key or []:
         api_keys.setdefault(key, KeyRules())
-    max_upload_mb = args.max_upload_mb if args.max_upload_mb is not None else float(file.get("max_upload_mb", DEFAULT_MAX_UPLOAD_MB))
+    max_upload_mb = (
+        args.max_upload_mb
+        if args.max_upload_mb is not None
+        else float(file.get("max_upload_mb", DEFAULT_MAX_UPLOAD_MB))
+    )
     speed = args.speed if args.speed is not None else float(file.get("speed", 1.0))
     if speed < 0:
         raise ConfigError("--speed must be >= 0")
     try:
-        faults = startup_rules(file.get("faults"), flags=args.fault or (), rate_limit=args.rate_limit, latency_ms=args.latency_ms)
+        faults = startup_rules(
+            file.get("faults"), flags=args.fault or (), rate_limit=args.rate_limit, latency_ms=args.latency_ms
+        )
     except FaultError as exc:
         raise ConfigError(str(exc)) from None
-    journal_size = args.journal_size if args.journal_size is not None else file.get("journal_size", DEFAULT_JOURNAL_SIZE)
+    journal_size = (
+        args.journal_size if args.journal_size is not None else file.get("journal_size", DEFAULT_JOURNAL_SIZE)
+    )
     store = args.store or str(file.get("store", "memory:"))
     if not isinstance(journal_size, int) or journal_size < 0:
         raise ConfigError(f"journal size must be a whole number >= 0, got {journal_size!r}")
@@ -102,14 +198,18 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         journal_size=journal_size,
         store=store,
         profile=args.profile or str(file.get("profile", "reference")),
-        extra={**file, "profile_options": profiles.options_from(file.get("profile_options"), args.profile_option), "webhooks": _webhook_settings(file, args)},
+        extra={
+            **file,
+            "profile_options": profiles.options_from(file.get("profile_options"), args.profile_option),
+            "webhooks": _webhook_settings(file, args),
+        },
     )
 
 
 def _webhook_settings(file: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """The config file's `webhooks:` mapping (urls, secret, max_attempts, backoff_seconds, timeout_seconds), flags on top."""
-    from mockserver.errors import APIError
-    from mockserver.webhooks import check_secret
+    from mockserver.control.webhooks import check_secret
+    from mockserver.core.errors import APIError
 
     settings = dict(file.get("webhooks") or {})
     settings["urls"] = [*(settings.get("urls") or []), *(args.webhook_url or [])]
@@ -143,8 +243,8 @@ def _check_shared(workers: int, store: Store) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from mockserver.app import Server, create_app
-    from mockserver.contract import ContractError
+    from mockserver.contract.loading import ContractError
+    from mockserver.http.app import Server, create_app
     from mockserver.store import StoreError
 
     try:
@@ -186,9 +286,19 @@ def run_serve(args: argparse.Namespace) -> int:
         from mockserver import workers as worker_app
 
         server.store.close()
-        return worker_app.run(config, workers, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log, announce=announce)
+        return worker_app.run(
+            config,
+            workers,
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            access_log=access_log,
+            announce=announce,
+        )
     app = create_app(server=server)  # with workers, each builds its own (mockserver/workers.py)
-    uvicorn_server = AnnouncingServer(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log))
+    uvicorn_server = AnnouncingServer(
+        uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log)
+    )
     try:
         uvicorn_server.run()
     except KeyboardInterrupt:
@@ -241,8 +351,17 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     add_serve_parser(sub)
     _delegate("mockserver.profiles.command", "profiles", "list the real-world dialects serve --profile can speak")(sub)
-    _delegate("mockserver.specgen.command", "spec", "generate the OpenAPI contract from the docs page, or diff docs vs reference")(sub)
-    _delegate("mockserver.conformance.command", "conform", "check a server (this fake or a real provider) against the contract", extra="conform")(sub)
+    _delegate(
+        "mockserver.specgen.command",
+        "spec",
+        "generate the OpenAPI contract from the docs page, or diff docs vs reference",
+    )(sub)
+    _delegate(
+        "mockserver.conformance.command",
+        "conform",
+        "check a server (this fake or a real provider) against the contract",
+        extra="conform",
+    )(sub)
     return p
 
 

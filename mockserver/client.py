@@ -22,9 +22,10 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from mockserver.service import owner_of
+from mockserver.core.videos import owner_of
 
 _UNSET: Any = object()
 
@@ -72,7 +73,9 @@ class MockControl:
 
     # -- transport ------------------------------------------------------------------------
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None, params: dict[str, Any] | None = None) -> Any:
+    def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, params: dict[str, Any] | None = None
+    ) -> Any:
         params = {k: v for k, v in (params or {}).items() if v is not None}
         headers = {"accept": "application/json"}
         if self.admin_token:
@@ -85,10 +88,14 @@ class MockControl:
             status, text = self._urllib(method, url, body, params, headers)
         data = json.loads(text) if text else {}
         if status >= 400:
-            raise MockControlError(status, data.get("error", {"message": text}) if isinstance(data, dict) else {"message": text})
+            raise MockControlError(
+                status, data.get("error", {"message": text}) if isinstance(data, dict) else {"message": text}
+            )
         return data
 
-    def _urllib(self, method: str, url: str, body: dict[str, Any] | None, params: dict[str, Any], headers: dict[str, str]) -> tuple[int, str]:
+    def _urllib(
+        self, method: str, url: str, body: dict[str, Any] | None, params: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, str]:
         if params:
             url += "?" + urllib.parse.urlencode(params)
         data = None

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from mockserver.faults import FaultRule
-from mockserver.service import DEFAULT_TIMINGS, Timing
+from mockserver.control.faults import FaultRule
+from mockserver.core.videos import DEFAULT_TIMINGS, Timing
 
 DEFAULT_MAX_UPLOAD_MB = 20
 DEFAULT_JOURNAL_SIZE = 1000

@@ -27,8 +27,9 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -43,8 +44,14 @@ ASGI_ROOT = "http://testserver"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mockserver", "OpenAI video API fake")
-    group.addoption("--mockserver-url", default=None, help="use this running mockserver (root URL) instead of starting one; env MOCKSERVER_URL")
-    group.addoption("--mockserver-admin-token", default=None, help="admin token for its control API; env MOCKSERVER_ADMIN_TOKEN")
+    group.addoption(
+        "--mockserver-url",
+        default=None,
+        help="use this running mockserver (root URL) instead of starting one; env MOCKSERVER_URL",
+    )
+    group.addoption(
+        "--mockserver-admin-token", default=None, help="admin token for its control API; env MOCKSERVER_ADMIN_TOKEN"
+    )
 
 
 def _option(config: pytest.Config, name: str, env: str) -> str | None:
@@ -103,7 +110,9 @@ class MockServerHandle:
         if self.app is not None and "http_client" not in kwargs:
             import httpx2
 
-            kwargs["http_client"] = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=self.app), base_url=self.root_url)
+            kwargs["http_client"] = httpx2.AsyncClient(
+                transport=httpx2.ASGITransport(app=self.app), base_url=self.root_url
+            )
         return AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, **kwargs)
 
 
@@ -118,7 +127,9 @@ class _BackgroundServer:
         self.socket.bind(("127.0.0.1", 0))
         self.port = int(self.socket.getsockname()[1])
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, name="mockserver", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, name="mockserver", daemon=True
+        )
 
     @property
     def root_url(self) -> str:
@@ -137,7 +148,9 @@ class _BackgroundServer:
             except OSError as exc:
                 last_error = exc
             time.sleep(0.02)  # a poll interval, bounded by the deadline
-        raise TimeoutError(f"the in-process mockserver did not answer /__mock/health within {HEALTH_DEADLINE_SECONDS}s: {last_error}")
+        raise TimeoutError(
+            f"the in-process mockserver did not answer /__mock/health within {HEALTH_DEADLINE_SECONDS}s: {last_error}"
+        )
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -174,7 +187,7 @@ def _mockserver_session(request: pytest.FixtureRequest) -> Iterator[_Session]:
         health = control.health()
         yield _Session(url.rstrip("/"), str(health.get("base_path", "/v1")), token, shared=True)
         return
-    from mockserver.app import create_app
+    from mockserver.http.app import create_app
 
     config: ServerConfig = request.getfixturevalue("mockserver_config")
     app = create_app(config)
@@ -206,7 +219,7 @@ def mockserver(_mockserver_session: _Session) -> MockServerHandle:
 
 @pytest.fixture(scope="session")
 def _mockserver_app(mockserver_config: ServerConfig) -> Any:
-    from mockserver.app import create_app
+    from mockserver.http.app import create_app
 
     return create_app(mockserver_config)
 
@@ -223,4 +236,6 @@ def mockserver_asgi(_mockserver_app: Any) -> Iterator[MockServerHandle]:
         server = _mockserver_app.state.server
         control = MockControl(ASGI_ROOT, api_key=key, admin_token=server.config.admin_token, http=http)
         _prepare(control, shared=False)
-        yield MockServerHandle(ASGI_ROOT, ASGI_ROOT + server.contract.base_path, key, control, http_client=http, app=_mockserver_app)
+        yield MockServerHandle(
+            ASGI_ROOT, ASGI_ROOT + server.contract.base_path, key, control, http_client=http, app=_mockserver_app
+        )

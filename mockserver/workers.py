@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import os
 import pickle
-from typing import Callable
+from collections.abc import Callable
 
 from starlette.applications import Starlette
 
@@ -22,21 +22,34 @@ CONFIG_ENV = "MOCKSERVER_WORKER_CONFIG"
 
 def create_worker_app() -> Starlette:
     """The uvicorn factory each worker process calls."""
-    from mockserver.app import Server, create_app
+    from mockserver.http.app import Server, create_app
 
     config: ServerConfig = pickle.loads(base64.b64decode(os.environ[CONFIG_ENV]))
     return create_app(server=Server(config, boot=False))
 
 
-def run(config: ServerConfig, workers: int, *, host: str, port: int, log_level: str, access_log: bool,
-        announce: Callable[[str, int], None]) -> int:
+def run(
+    config: ServerConfig,
+    workers: int,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    access_log: bool,
+    announce: Callable[[str, int], None],
+) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     os.environ[CONFIG_ENV] = base64.b64encode(pickle.dumps(config)).decode()
     uvicorn_config = uvicorn.Config(
-        f"{__name__}:create_worker_app", factory=True, host=host, port=port, workers=workers,
-        log_level=log_level, access_log=access_log,
+        f"{__name__}:create_worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=access_log,
     )
     sock = uvicorn_config.bind_socket()  # bound here, so the URL (even for --port 0) is known before workers start
     announce(*sock.getsockname()[:2])

@@ -7,7 +7,7 @@ pytest11 entry point; with only PYTHONPATH set, it is not, so register it here o
 from __future__ import annotations
 
 import importlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -28,7 +28,12 @@ def redis_url() -> Iterator[str]:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print what tests recorded for the reader (e.g. the built wheel's size), from any xdist worker."""
-    lines = {value for report in terminalreporter.stats.get("passed", []) for name, value in report.user_properties if name == "summary"}
+    lines = {
+        value
+        for report in terminalreporter.stats.get("passed", [])
+        for name, value in report.user_properties
+        if name == "summary"
+    }
     if lines:
         terminalreporter.section("recorded")
         for line in sorted(lines):

@@ -262,7 +262,7 @@ DEVIANTS: dict[str, Callable[[ASGIApp], ASGIApp]] = {
 
 
 def build(name: str) -> ASGIApp:
-    from mockserver.app import create_app
+    from mockserver.http.app import create_app
     from mockserver.config import ServerConfig
 
     return DEVIANTS[name](create_app(ServerConfig(speed=0)))

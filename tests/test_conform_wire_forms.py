@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mockserver.conformance.wire_forms import negative_on_the_wire
-from mockserver.contract import Contract
+from mockserver.contract.loading import Contract
 
 REFERENCE = Contract.load("reference")
 MULTIPART = "multipart/form-data"

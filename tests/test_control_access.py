@@ -9,7 +9,7 @@ import openai
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.client import MockControl, MockControlError
 from mockserver.config import ServerConfig
 from tests.processes import serve

@@ -16,9 +16,9 @@ from openapi_spec_validator import validate
 from starlette.routing import Route
 
 from mockserver.client import MockControlError
-from mockserver.control import control_routes
+from mockserver.control.routes import control_routes
 from mockserver.pytest_plugin import MockServerHandle
-from mockserver.webhooks import webhook_routes
+from mockserver.control.webhooks import webhook_routes
 
 CONTROL_YAML = Path(__file__).resolve().parent.parent / "openapi" / "control.yaml"
 DEADLINE_SECONDS = 10.0
@@ -50,7 +50,7 @@ def test_the_served_control_spec_is_valid_openapi_31_and_documents_every_control
 
 def mockserver_app_routes() -> list[tuple[str, set[str]]]:
     """Every /__mock route the app mounts (control_routes, webhook_routes, whatever app.py adds next)."""
-    from mockserver.app import create_app
+    from mockserver.http.app import create_app
     from mockserver.config import ServerConfig
 
     app = create_app(ServerConfig())

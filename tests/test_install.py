@@ -18,9 +18,9 @@ import sys
 import textwrap
 import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -39,7 +39,11 @@ def _interpreter(minor: int) -> Path | None:
     found = shutil.which(f"python3.{minor}")
     candidates += [Path(found)] if found else []
     for candidate in candidates:
-        result = subprocess.run([candidate, "-c", "import sys, venv, ensurepip; print(sys.version_info[:2])"], capture_output=True, text=True)
+        result = subprocess.run(
+            [candidate, "-c", "import sys, venv, ensurepip; print(sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+        )
         if result.returncode == 0 and result.stdout.strip() == f"(3, {minor})":
             return candidate
     return None
@@ -56,7 +60,9 @@ INTERPRETERS = _interpreters()
 
 def _clean_env() -> dict[str, str]:
     """The environment a user's shell has: nothing pointing into this checkout or its venv."""
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONSAFEPATH"}}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONSAFEPATH"}
+    }
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(str(REPO)))
     env["PYTHONUNBUFFERED"] = "1"
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
@@ -64,8 +70,12 @@ def _clean_env() -> dict[str, str]:
 
 
 def _run(args: list[str | Path], cwd: Path, timeout: float = STEP_TIMEOUT_S, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run([str(a) for a in args], cwd=cwd, env=env or _clean_env(), capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{' '.join(map(str, args))} exited {result.returncode}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    result = subprocess.run(
+        [str(a) for a in args], cwd=cwd, env=env or _clean_env(), capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, (
+        f"{' '.join(map(str, args))} exited {result.returncode}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    )
     return result.stdout
 
 
@@ -74,13 +84,20 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The sdist, and the wheel built from it, from a copy of the files git would commit."""
     work = tmp_path_factory.mktemp("build")
     source = work / "source"
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, check=True)
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    )
     for name in filter(None, listed.stdout.decode().split("\0")):
         if (REPO / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, source / name)
     out = work / "dist"
-    _run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", out, source], cwd=work, timeout=PIP_TIMEOUT_S)
+    _run(
+        [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", out, source], cwd=work, timeout=PIP_TIMEOUT_S
+    )
     (wheel,) = out.glob("mockserver-*.whl")
     (sdist,) = out.glob("mockserver-*.tar.gz")
     return {"wheel": wheel, "sdist": sdist}
@@ -110,7 +127,18 @@ def _install(tmp_path: Path, interpreter: Path, dist: Path) -> InstalledVenv:
     _run([interpreter, "-m", "venv", root], cwd=home)
     venv = InstalledVenv(root, home)
     # What a user adds beside the package: the SDK their application uses, pytest, and PyAV to look at the video.
-    venv.run(venv.python, "-m", "pip", "install", "--quiet", f"mockserver[conform] @ {dist.as_uri()}", "openai", "pytest", "av", timeout=PIP_TIMEOUT_S)
+    venv.run(
+        venv.python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        f"mockserver[conform] @ {dist.as_uri()}",
+        "openai",
+        "pytest",
+        "av",
+        timeout=PIP_TIMEOUT_S,
+    )
     return venv
 
 
@@ -126,7 +154,8 @@ client.videos.download_content(video.id).write_to_file("cat.mp4")
 with av.open("cat.mp4") as container:
     stream = container.streams.video[0]
     frames = sum(1 for _ in container.decode(stream))
-    print(f"decoded {frames} frames {stream.codec_context.width}x{stream.codec_context.height} {float(container.duration / av.time_base):.1f}s")
+    size = f"{stream.codec_context.width}x{stream.codec_context.height}"
+    print(f"decoded {frames} frames {size} {float(container.duration / av.time_base):.1f}s")
 """
 
 PLUGIN_TESTS = """
@@ -141,7 +170,8 @@ def test_scripted_failure_over_a_socket(mockserver):
 
 
 def test_no_socket(mockserver_asgi):
-    client = OpenAI(base_url=mockserver_asgi.base_url, api_key=mockserver_asgi.api_key, http_client=mockserver_asgi.http_client)
+    handle = mockserver_asgi
+    client = OpenAI(base_url=handle.base_url, api_key=handle.api_key, http_client=handle.http_client)
     video = client.videos.create(model="sora-2-pro", prompt="A calico cat", size="1280x720")
     mockserver_asgi.clock.advance(600)
     assert client.videos.retrieve(video.id).status == "completed"
@@ -149,11 +179,17 @@ def test_no_socket(mockserver_asgi):
 """
 
 
+WHERE_FROM = """
+import mockserver, mockserver.resources as r
+print(mockserver.__file__, r.openapi_dir(), r.fixtures_dir())
+"""
+
+
 def _check_installed_from_site_packages(venv: InstalledVenv) -> None:
     where = venv.run(
         venv.python,
         "-c",
-        "import mockserver, mockserver.resources as r; print(mockserver.__file__); print(r.openapi_dir()); print(r.fixtures_dir())",
+        WHERE_FROM,
     ).split()
     for path in where:
         assert Path(path).resolve().is_relative_to(venv.root.resolve()), f"{path} is not inside the installed venv"
@@ -163,7 +199,11 @@ def _check_installed_from_site_packages(venv: InstalledVenv) -> None:
 def _serve_and_use(venv: InstalledVenv) -> None:
     process = subprocess.Popen(
         [venv.mockserver, "serve", "--port", "0", "--speed", "0"],
-        cwd=venv.home, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=venv.home,
+        env=_clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -178,18 +218,43 @@ def _serve_and_use(venv: InstalledVenv) -> None:
         root = match.group(1)
         health = wait_healthy(f"{root}/__mock/health", process)
         assert health["status"] == "ok", health
-        assert Path(health["spec"]).resolve().is_relative_to(venv.root.resolve()), f"the contract was read from {health['spec']}"
+        assert Path(health["spec"]).resolve().is_relative_to(venv.root.resolve()), (
+            f"the contract was read from {health['spec']}"
+        )
         (venv.home / "flow.py").write_text(SDK_FLOW)
         decoded = venv.run(venv.python, "flow.py", root + "/v1")
         frames = re.search(r"decoded (\d+) frames 720x1280 (\d+\.\d)s", decoded)
         assert frames and int(frames.group(1)) > 0 and frames.group(2) == "4.0", decoded
         conform = subprocess.run(
-            [venv.mockserver, "conform", "--base-url", root + "/v1", "--api-key", "sk-conform", "--phases", "lifecycle,examples",
-             "--max-examples", "3", "--quiet", "--report", "json", "--report-dir", venv.home / "reports"],
-            cwd=venv.home, env=_clean_env(), capture_output=True, text=True, timeout=STEP_TIMEOUT_S,
+            [
+                venv.mockserver,
+                "conform",
+                "--base-url",
+                root + "/v1",
+                "--api-key",
+                "sk-conform",
+                "--phases",
+                "lifecycle,examples",
+                "--max-examples",
+                "3",
+                "--quiet",
+                "--report",
+                "json",
+                "--report-dir",
+                venv.home / "reports",
+            ],
+            cwd=venv.home,
+            env=_clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=STEP_TIMEOUT_S,
         )
-        assert conform.returncode == 0, f"conform failed against the installed fake:\n{conform.stdout[-4000:]}\n{conform.stderr[-2000:]}"
-        assert (venv.home / "reports" / "conform-report.json").is_file(), sorted(p.name for p in (venv.home / "reports").iterdir())
+        assert conform.returncode == 0, (
+            f"conform failed against the installed fake:\n{conform.stdout[-4000:]}\n{conform.stderr[-2000:]}"
+        )
+        assert (venv.home / "reports" / "conform-report.json").is_file(), sorted(
+            p.name for p in (venv.home / "reports").iterdir()
+        )
     finally:
         process.terminate()
         try:
@@ -207,18 +272,32 @@ def _use_the_plugin(venv: InstalledVenv) -> None:
     assert "2 passed" in output, output
 
 
-def test_wheel_carries_the_contracts_and_media_and_nothing_of_the_checkout(dists: dict[str, Path], record_property: Callable[[str, object], None]) -> None:
+def test_wheel_carries_the_contracts_and_media_and_nothing_of_the_checkout(
+    dists: dict[str, Path], record_property: Callable[[str, object], None]
+) -> None:
     wheel, sdist = dists["wheel"], dists["sdist"]
-    record_property("summary", f"{wheel.name}: {wheel.stat().st_size / 1e6:.2f} MB; {sdist.name}: {sdist.stat().st_size / 1e6:.2f} MB")
+    record_property(
+        "summary",
+        f"{wheel.name}: {wheel.stat().st_size / 1e6:.2f} MB; {sdist.name}: {sdist.stat().st_size / 1e6:.2f} MB",
+    )
     names = zipfile.ZipFile(wheel).namelist()
-    for needed in ("openapi/reference.yaml", "openapi/docs.yaml", "openapi/control.yaml",
-                   "openapi/overlays/reference.overlay.yaml", "openapi/source/openai-video-format.zh.md",
-                   "fixtures/README.md", "fixtures/video_720x1280_4s.mp4", "fixtures/thumbnail_1280x720.webp",
-                   "fixtures/spritesheet_1792x1024.jpg"):
+    for needed in (
+        "openapi/reference.yaml",
+        "openapi/docs.yaml",
+        "openapi/control.yaml",
+        "openapi/overlays/reference.overlay.yaml",
+        "openapi/source/openai-video-format.zh.md",
+        "fixtures/README.md",
+        "fixtures/video_720x1280_4s.mp4",
+        "fixtures/thumbnail_1280x720.webp",
+        "fixtures/spritesheet_1792x1024.jpg",
+    ):
         assert f"mockserver/{needed}" in names, f"mockserver/{needed} missing from the wheel"
     top = {name.split("/")[0] for name in names}
     assert top == {"mockserver", f"mockserver-{__version__}.dist-info"}, top
-    assert not [n for n in names if re.search(r"(^|/)(tests|benchmarks|shared|scripts)/", n)], "test, benchmark or shared files in the wheel"
+    assert not [n for n in names if re.search(r"(^|/)(tests|benchmarks|shared|scripts)/", n)], (
+        "test, benchmark or shared files in the wheel"
+    )
     assert not [n for n in names if "openai-videos.official" in n or "gateways.md" in n]
 
 
@@ -234,7 +313,9 @@ def test_wheel_installed_outside_the_checkout_serves_plugs_in_and_conforms(
     _use_the_plugin(venv)
 
 
-def test_sdist_installed_outside_the_checkout_serves_plugs_in_and_conforms(dists: dict[str, Path], tmp_path: Path) -> None:
+def test_sdist_installed_outside_the_checkout_serves_plugs_in_and_conforms(
+    dists: dict[str, Path], tmp_path: Path
+) -> None:
     venv = _install(tmp_path, Path(sys.executable), dists["sdist"])
     assert venv.run(venv.mockserver, "--version").strip() == f"mockserver {__version__}"
     _check_installed_from_site_packages(venv)

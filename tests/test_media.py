@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from mockserver.media import (
+from mockserver.core.media import (
     DEFAULT_ROOT,
     FixturesMissingError,
     MediaFile,

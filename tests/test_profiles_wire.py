@@ -11,8 +11,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import profiles
-from mockserver.app import Server, create_app
-from mockserver.clock import Clock
+from mockserver.http.app import Server, create_app
+from mockserver.core.clock import Clock
 from mockserver.config import ServerConfig
 from mockserver.profiles import ProfileError
 

@@ -1,6 +1,6 @@
 """Which answer a request gets for each path and method: the API's operations, HEAD, 404, 405, redirects.
 
-The request pipeline (mockserver/pipeline.py) answers the contract's operations itself and hands
+The request pipeline (mockserver/http/pipeline.py) answers the contract's operations itself and hands
 everything else to Starlette's Router; these tests hold both to what a client sees, and hold the
 pipeline's steps (headers, faults, journal, error rendering) to applying the same way to either.
 """
@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.config import ServerConfig
 from mockserver.store import StoreError
 

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from mockserver.contract import Contract, ObjectValidator
-from mockserver.schema_predicates import JSONSCHEMA_KEYWORDS, compile_schema
+from mockserver.contract.loading import Contract, ObjectValidator
+from mockserver.contract.predicates import JSONSCHEMA_KEYWORDS, compile_schema
 
 OFFICIAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "openai-videos.official.yaml"
 

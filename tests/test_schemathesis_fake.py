@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS
 from schemathesis.core.parameters import ParameterLocation
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.config import ServerConfig
 
 # speed 0: jobs finish when created, so links to content, remix and delete reach their 2xx paths.

@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from mockserver.jobs import Job, Outcome
+from mockserver.core.jobs import Job, Outcome
 from mockserver.store import Store, StoreError, open_store
 
 OWNER, OTHER = "owner-a", "owner-b"

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from mockserver.jobs import Job
+from mockserver.core.jobs import Job
 from mockserver.store import Store, StoreError, open_store
 from tests.redis_server import redis_server
 

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import pytest
 
-from mockserver.jobs import Job
+from mockserver.core.jobs import Job
 from mockserver.store import StoreError, open_store
 from mockserver.store.sqlite import SCHEMA_VERSION, SQLiteStore
 from tests.processes import REPO
@@ -29,7 +29,7 @@ DEADLINE_S = 60.0
 # Children build the same jobs the parent expects, so "came back exactly" is checkable.
 JOB = """
 import json, sys
-from mockserver.jobs import Job
+from mockserver.core.jobs import Job
 def job(job_id, owner="owner-a"):
     return Job(id=job_id, owner=owner, model="sora-2", prompt="a cat", size="720x1280", seconds="4",
                created_at=1000.0, queue_seconds=2.0, render_seconds=4.0)

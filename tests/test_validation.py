@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver.app import create_app
+from mockserver.http.app import create_app
 from mockserver.config import ServerConfig
 
 AUTH = {"Authorization": "Bearer sk-validation"}

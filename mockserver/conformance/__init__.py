@@ -18,12 +18,12 @@ from mockserver.conformance.runner import PHASES, ConformOptions, make_plan, run
 
 __all__ = [
     "CHECKS",
+    "DEVIATION",
+    "ERROR",
     "PHASES",
     "CheckResult",
     "ConformOptions",
     "CreateBudget",
-    "DEVIATION",
-    "ERROR",
     "Finding",
     "LifecycleSettings",
     "Report",

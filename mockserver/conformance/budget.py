@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from mockserver.contract import Contract
+from mockserver.contract.loading import Contract
 
 
 class CreateBudgetSpent(Exception):

@@ -12,16 +12,17 @@ Each check has a severity (report.py): `error` (the contract says otherwise; the
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Union
+from typing import Any, Union
 
 from jsonschema import Draft202012Validator
 
 from mockserver.conformance.exchange import Exchange
 from mockserver.conformance.lifecycle import JobTrace, LifecycleRun
 from mockserver.conformance.report import ERROR, SEVERITIES
-from mockserver.contract import Contract
-from mockserver.jobs import Phase
+from mockserver.contract.loading import Contract
+from mockserver.core.jobs import Phase
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def _status_enum(contract: Contract) -> list[str]:
 
 def _envelope_problem(body: Any) -> str | None:
     if not isinstance(body, dict) or not isinstance(body.get("error"), dict):
-        return "the body is not an {\"error\": {...}} object"
+        return 'the body is not an {"error": {...}} object'
     error = body["error"]
     missing = [name for name in ("message", "type", "param", "code") if name not in error]
     if missing:
@@ -177,7 +178,7 @@ def unknown_id_404(run: LifecycleRun) -> Iterator[Verdict]:
         yield Failed(probe, "404 for a video id that does not exist", probe.describe_response())
 
 
-@check("every error response is the OpenAI envelope {\"error\": {message, type, param, code}}")
+@check('every error response is the OpenAI envelope {"error": {message, type, param, code}}')
 def error_envelope(run: LifecycleRun) -> Iterator[Verdict]:
     for exchange in run.exchanges():
         if exchange.status is None or exchange.status < 400:
@@ -188,7 +189,7 @@ def error_envelope(run: LifecycleRun) -> Iterator[Verdict]:
         else:
             yield Failed(
                 exchange,
-                f"the error envelope {{\"error\": {{message, type, param, code}}}} with HTTP {exchange.status}",
+                f'the error envelope {{"error": {{message, type, param, code}}}} with HTTP {exchange.status}',
                 f"{problem}: {exchange.describe_response()}",
             )
 
@@ -232,7 +233,7 @@ def required_fields(run: LifecycleRun) -> Iterator[Verdict]:
             yield Passed()
 
 
-@check("`seconds` is a string such as \"4\", never a number")
+@check('`seconds` is a string such as "4", never a number')
 def seconds_is_string(run: LifecycleRun) -> Iterator[Verdict]:
     for exchange, video in _video_bodies(run):
         if "seconds" not in video:
@@ -241,7 +242,7 @@ def seconds_is_string(run: LifecycleRun) -> Iterator[Verdict]:
         if isinstance(value, str):
             yield Passed()
         else:
-            yield Failed(exchange, "seconds as a string, e.g. \"4\"", f"seconds {value!r} ({type(value).__name__})")
+            yield Failed(exchange, 'seconds as a string, e.g. "4"', f"seconds {value!r} ({type(value).__name__})")
 
 
 @check("every video validates against the contract's Video schema")
@@ -253,7 +254,11 @@ def video_schema(run: LifecycleRun) -> Iterator[Verdict]:
             yield Passed()
             continue
         where = "/".join(str(p) for p in errors[0].absolute_path) or "(body)"
-        yield Failed(exchange, "a body valid against the Video schema", f"{len(errors)} problem(s), first at {where}: {errors[0].message}")
+        yield Failed(
+            exchange,
+            "a body valid against the Video schema",
+            f"{len(errors)} problem(s), first at {where}: {errors[0].message}",
+        )
 
 
 @check("a job keeps the id its create returned")
@@ -267,7 +272,9 @@ def id_stable(run: LifecycleRun) -> Iterator[Verdict]:
             if exchange.json.get("id") == job.video_id:
                 yield Passed()
             else:
-                yield Failed(exchange, f"id {job.video_id!r} (the one create returned)", f"id {exchange.json.get('id')!r}")
+                yield Failed(
+                    exchange, f"id {job.video_id!r} (the one create returned)", f"id {exchange.json.get('id')!r}"
+                )
 
 
 # -- the lifecycle -------------------------------------------------------------------------
@@ -283,8 +290,11 @@ def terminal_within_deadline(run: LifecycleRun) -> Iterator[Verdict]:
             continue
         last = job.polls[-1] if job.polls else job.create
         if job.timed_out:
-            yield Failed(last, "a terminal status (completed or failed) within the deadline",
-                         f"still {job.final_status()!r} after {len(job.polls)} polls")
+            yield Failed(
+                last,
+                "a terminal status (completed or failed) within the deadline",
+                f"still {job.final_status()!r} after {len(job.polls)} polls",
+            )
         elif last is not None and last.status != 200:
             yield Failed(last, "200 with the video while polling", last.describe_response())
         else:
@@ -301,7 +311,9 @@ def forward_transitions(run: LifecycleRun) -> Iterator[Verdict]:
                 continue
             rank = _phase_rank(phase)
             if highest is not None and rank < highest[0]:
-                yield Failed(exchange, f"no return to {status!r} after {highest[1]!r}", f"{highest[1]!r} then {status!r}")
+                yield Failed(
+                    exchange, f"no return to {status!r} after {highest[1]!r}", f"{highest[1]!r} then {status!r}"
+                )
                 break
             highest = (rank, status) if highest is None or rank >= highest[0] else highest
         else:
@@ -366,8 +378,11 @@ def completed_timestamps(run: LifecycleRun) -> Iterator[Verdict]:
             continue
         created, done, expires = video.get("created_at"), video.get("completed_at"), video.get("expires_at")
         if not isinstance(done, int) or not isinstance(created, int):
-            yield Failed(exchange, "integer created_at and completed_at on a completed job",
-                         f"created_at {created!r}, completed_at {done!r}")
+            yield Failed(
+                exchange,
+                "integer created_at and completed_at on a completed job",
+                f"created_at {created!r}, completed_at {done!r}",
+            )
         elif done < created:
             yield Failed(exchange, "completed_at >= created_at", f"created_at {created}, completed_at {done}")
         elif expires is not None and (not isinstance(expires, int) or expires <= done):
@@ -396,7 +411,9 @@ def content_before_completion(run: LifecycleRun) -> Iterator[Verdict]:
     elif early.ok and run.phase_of(first_poll) is Phase.COMPLETED:
         yield Skipped("the job completed between the create and the content request")
     else:
-        yield Failed(early, "a 4xx error while the job is not completed (the SDK raises on it)", early.describe_response())
+        yield Failed(
+            early, "a 4xx error while the job is not completed (the SDK raises on it)", early.describe_response()
+        )
 
 
 @check("every content variant of a completed job downloads with 200")
@@ -431,11 +448,19 @@ def content_media_type(run: LifecycleRun) -> Iterator[Verdict]:
             if not declared or exchange.media_type in declared:
                 yield Passed()
             else:
-                yield Failed(exchange, f"one of the declared media types {', '.join(sorted(declared))}", f"Content-Type {exchange.media_type!r}")
+                yield Failed(
+                    exchange,
+                    f"one of the declared media types {', '.join(sorted(declared))}",
+                    f"Content-Type {exchange.media_type!r}",
+                )
         elif exchange.media_type == expected:
             yield Passed()
         else:
-            yield Failed(exchange, f"Content-Type {expected} for variant={variant}", f"Content-Type {exchange.media_type or '(none)'!r}")
+            yield Failed(
+                exchange,
+                f"Content-Type {expected} for variant={variant}",
+                f"Content-Type {exchange.media_type or '(none)'!r}",
+            )
 
 
 @check("each content variant really is that format (MP4 ftyp box, WebP or JPEG magic bytes)")
@@ -453,7 +478,11 @@ def content_format(run: LifecycleRun) -> Iterator[Verdict]:
         if recognise(exchange.body_prefix):
             yield Passed()
         else:
-            yield Failed(exchange, f"{description} for variant={variant}", f"{exchange.body_size} bytes starting {exchange.body_prefix[:12]!r}")
+            yield Failed(
+                exchange,
+                f"{description} for variant={variant}",
+                f"{exchange.body_size} bytes starting {exchange.body_prefix[:12]!r}",
+            )
 
 
 # -- a failed job --------------------------------------------------------------------------
@@ -515,7 +544,11 @@ def listed_after_create(run: LifecycleRun) -> Iterator[Verdict]:
             yield Passed()
             return
     last = job.listing[-1]
-    yield Failed(last, f"{job.video_id!r} among the listed videos", f"not found in {len(job.listing)} page(s): {last.describe_response()}")
+    yield Failed(
+        last,
+        f"{job.video_id!r} among the listed videos",
+        f"not found in {len(job.listing)} page(s): {last.describe_response()}",
+    )
 
 
 @check("DELETE answers 200 and the job is 404 afterwards")

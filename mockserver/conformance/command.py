@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from mockserver.conformance.report import REPORT_FORMATS, Redactor, render_text, write_reports
-from mockserver.contract import ContractError
+from mockserver.contract.loading import ContractError
 
 try:
     from mockserver.conformance.lifecycle import LifecycleSettings
@@ -38,26 +38,70 @@ def parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("--base-url", required=True, help="the base URL you give the SDK, e.g. http://127.0.0.1:8000/v1")
-    p.add_argument("--api-key", default=None, help=f"API key to send (default: ${KEY_ENV}); it never appears in output or reports")
-    p.add_argument("--spec", default="reference", help="contract: reference, docs, or a path to an OpenAPI file (default: reference)")
-    p.add_argument("--max-creates", type=int, default=3, help="most job-creating requests (paid jobs) in the whole run, fuzzed ones included (default: 3)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan (operations, phases, creates) and send nothing")
-    p.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated phases to run (default: {','.join(PHASES)})")
-    p.add_argument("--max-examples", type=int, default=10, help="schemathesis examples per operation and phase (default: 10)")
+    p.add_argument(
+        "--api-key", default=None, help=f"API key to send (default: ${KEY_ENV}); it never appears in output or reports"
+    )
+    p.add_argument(
+        "--spec",
+        default="reference",
+        help="contract: reference, docs, or a path to an OpenAPI file (default: reference)",
+    )
+    p.add_argument(
+        "--max-creates",
+        type=int,
+        default=3,
+        help="most job-creating requests (paid jobs) in the whole run, fuzzed ones included (default: 3)",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the plan (operations, phases, creates) and send nothing"
+    )
+    p.add_argument(
+        "--phases", default=",".join(PHASES), help=f"comma-separated phases to run (default: {','.join(PHASES)})"
+    )
+    p.add_argument(
+        "--max-examples", type=int, default=10, help="schemathesis examples per operation and phase (default: 10)"
+    )
     p.add_argument("--seed", type=int, default=None, help="seed for schemathesis' data generation (reproducible runs)")
     p.add_argument("--report", default="", help=f"comma-separated report files to write: {','.join(REPORT_FORMATS)}")
-    p.add_argument("--report-dir", type=Path, default=Path("conform-reports"), help="where --report files go (default: ./conform-reports)")
-    p.add_argument("--deadline", type=float, default=600.0, help="seconds a job may take to reach completed/failed (default: 600)")
+    p.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("conform-reports"),
+        help="where --report files go (default: ./conform-reports)",
+    )
+    p.add_argument(
+        "--deadline", type=float, default=600.0, help="seconds a job may take to reach completed/failed (default: 600)"
+    )
     p.add_argument("--max-polls", type=int, default=200, help="most status polls per job (default: 200)")
-    p.add_argument("--poll-interval", type=float, default=None, help="fixed seconds between polls (default: the server's openai-poll-after-ms hint, else a backoff)")
+    p.add_argument(
+        "--poll-interval",
+        type=float,
+        default=None,
+        help="fixed seconds between polls (default: the server's openai-poll-after-ms hint, else a backoff)",
+    )
     p.add_argument("--max-poll-interval", type=float, default=10.0, help="longest wait between polls (default: 10)")
-    p.add_argument("--mock-duration", type=float, default=2.0, help="X-Mock-Duration sent on creates: seconds a job takes on the fake; real servers ignore it (default: 2; negative to not send it)")
-    p.add_argument("--no-failed-job", action="store_true", help="do not try to produce a failed job (saves one create on a real provider)")
+    p.add_argument(
+        "--mock-duration",
+        type=float,
+        default=2.0,
+        help="X-Mock-Duration sent on creates: seconds a job takes on the fake; real servers ignore it (default: 2; negative to not send it)",
+    )
+    p.add_argument(
+        "--no-failed-job",
+        action="store_true",
+        help="do not try to produce a failed job (saves one create on a real provider)",
+    )
     p.add_argument("--model", default=None, help="model for the lifecycle jobs (default: the contract's default)")
     p.add_argument("--request-timeout", type=float, default=30.0, help="seconds per request (default: 30)")
-    p.add_argument("--exclude-checks", default="", help="comma-separated check names not to run (lifecycle or schemathesis names)")
-    p.add_argument("--header", action="append", default=[], metavar="NAME:VALUE", help="extra header on every request (repeatable)")
-    p.add_argument("--strict", action="store_true", help="deviations fail the run too (exit code 1), not only failed checks")
+    p.add_argument(
+        "--exclude-checks", default="", help="comma-separated check names not to run (lifecycle or schemathesis names)"
+    )
+    p.add_argument(
+        "--header", action="append", default=[], metavar="NAME:VALUE", help="extra header on every request (repeatable)"
+    )
+    p.add_argument(
+        "--strict", action="store_true", help="deviations fail the run too (exit code 1), not only failed checks"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines, only the summary")
     return p
 
@@ -72,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         MISSING_NOW = MISSING
     if MISSING_NOW:
-        print(f"mockserver conform needs schemathesis ({MISSING_NOW}): pip install 'mockserver[conform]'", file=sys.stderr)
+        print(
+            f"mockserver conform needs schemathesis ({MISSING_NOW}): pip install 'mockserver[conform]'", file=sys.stderr
+        )
         return 2
     api_key = args.api_key or os.environ.get(KEY_ENV, "")
     headers: dict[str, str] = {}

@@ -18,13 +18,14 @@ from __future__ import annotations
 import os
 import re
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from mockserver.conformance.checks import Failed, Passed, Skipped, Verdict, _video_bodies, _video_schema, check
 from mockserver.conformance.lifecycle import LifecycleRun
 from mockserver.conformance.report import DEVIATION
-from mockserver.contract import Contract, schema_types
+from mockserver.contract.loading import Contract, schema_types
 
 # Unix seconds stay below this until the year 5138; today's Unix *milliseconds* are about 1.7e12.
 SECONDS_LIMIT = 10**11
@@ -81,7 +82,9 @@ def _videos_in(value: Any, object_name: str) -> Iterator[dict[str, Any]]:
 
 def example_ids(contract: Contract) -> list[str]:
     """The video ids the contract's own examples use: path parameter `video_id`, and Video bodies."""
-    object_enum = contract.deep_resolve(_properties(contract, _video_schema(contract)).get("object", {})).get("enum") or ["video"]
+    object_enum = contract.deep_resolve(_properties(contract, _video_schema(contract)).get("object", {})).get(
+        "enum"
+    ) or ["video"]
     ids: set[str] = set()
     for item in contract.document.get("paths", {}).values():
         for method, op in item.items():
@@ -113,14 +116,16 @@ def id_shape(contract: Contract) -> tuple[re.Pattern[str] | None, str]:
     common = os.path.commonprefix(examples)
     cut = max(common.rfind(sep) for sep in ID_SEPARATORS)
     prefix = common[: cut + 1]
-    rests = [example[len(prefix):] for example in examples]
+    rests = [example[len(prefix) :] for example in examples]
     for klass, words in (("[0-9a-f]", "hex digits"), ("[0-9A-Za-z]", "letters and digits")):
         if all(re.fullmatch(f"{klass}+", rest) for rest in rests):
             break
     else:
         klass, words = r"[^/?#\s]", "any characters but / ? #"
     shown = ", ".join(examples[:3])
-    return re.compile(f"{re.escape(prefix)}{klass}+"), f"`{prefix}` followed by {words}, like the contract's examples ({shown})"
+    return re.compile(
+        f"{re.escape(prefix)}{klass}+"
+    ), f"`{prefix}` followed by {words}, like the contract's examples ({shown})"
 
 
 # Derived once per contract, not per response; weak, so a contract's id is never mistaken for another's.
@@ -137,7 +142,11 @@ def video_shape(contract: Contract) -> VideoShape:
             declared=declared,
             required=required,
             optional=declared - required,
-            timestamps=tuple(name for name, sub in properties.items() if name.endswith("_at") and "integer" in schema_types(contract.deep_resolve(sub))),
+            timestamps=tuple(
+                name
+                for name, sub in properties.items()
+                if name.endswith("_at") and "integer" in schema_types(contract.deep_resolve(sub))
+            ),
             id_pattern=pattern,
             id_description=description,
         )
@@ -183,7 +192,9 @@ def undeclared_fields(run: LifecycleRun) -> Iterator[Verdict]:
     for exchange, video in _video_bodies(run):
         extra = [name for name in video if name not in shape.declared]
         if extra and _first_time(seen, tuple(extra)):
-            yield Failed(exchange, "only the Video fields the contract declares", f"undeclared field(s) {_names(extra)}")
+            yield Failed(
+                exchange, "only the Video fields the contract declares", f"undeclared field(s) {_names(extra)}"
+            )
         elif not extra:
             yield Passed()
 
@@ -211,10 +222,16 @@ def optional_extras(run: LifecycleRun) -> Iterator[Verdict]:
 def timestamps_in_seconds(run: LifecycleRun) -> Iterator[Verdict]:
     fields = video_shape(run.contract).timestamps
     for exchange, video in _video_bodies(run):
-        large = [(name, video[name]) for name in fields if isinstance(video.get(name), int) and video[name] >= SECONDS_LIMIT]
+        large = [
+            (name, video[name]) for name in fields if isinstance(video.get(name), int) and video[name] >= SECONDS_LIMIT
+        ]
         if large:
             shown = ", ".join(f"{name} {value}" for name, value in large)
-            yield Failed(exchange, f"Unix seconds (below {SECONDS_LIMIT:.0e})", f"{shown}: Unix milliseconds, as seconds beyond the year 5000")
+            yield Failed(
+                exchange,
+                f"Unix seconds (below {SECONDS_LIMIT:.0e})",
+                f"{shown}: Unix milliseconds, as seconds beyond the year 5000",
+            )
         elif any(isinstance(video.get(name), int) for name in fields):
             yield Passed()
 
@@ -228,5 +245,8 @@ def completed_at_when_done(run: LifecycleRun) -> Iterator[Verdict]:
         if video.get("completed_at") is None:
             yield Passed()
         else:
-            yield Failed(exchange, "completed_at null while the job is not finished",
-                         f"status {video.get('status')!r} with completed_at {video['completed_at']!r}")
+            yield Failed(
+                exchange,
+                "completed_at null while the job is not finished",
+                f"status {video.get('status')!r} with completed_at {video['completed_at']!r}",
+            )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 KEY_PLACEHOLDER = "$OPENAI_API_KEY"
 BODY_PREFIX_BYTES = 64  # enough for every magic number the checks look at

@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -28,8 +29,8 @@ import requests
 from mockserver import __version__
 from mockserver.conformance.budget import CreateBudget
 from mockserver.conformance.exchange import BODY_PREFIX_BYTES, Exchange, lower_headers
-from mockserver.contract import PHASE_SYNONYMS, Contract
-from mockserver.jobs import Phase
+from mockserver.contract.loading import PHASE_SYNONYMS, Contract
+from mockserver.core.jobs import Phase
 
 POLL_AFTER_HEADER = "openai-poll-after-ms"
 WRONG_KEY = "invalid-key-for-conformance"  # not sk-..., so even the fake's "any sk- key" rule rejects it
@@ -83,7 +84,15 @@ class JobTrace:
         return seen[-1][1] if seen else None
 
     def exchanges(self) -> Iterator[Exchange]:
-        for ex in (self.create, self.early_content, *self.polls, *self.content.values(), *self.listing, self.delete, self.after_delete):
+        for ex in (
+            self.create,
+            self.early_content,
+            *self.polls,
+            *self.content.values(),
+            *self.listing,
+            self.delete,
+            self.after_delete,
+        ):
             if ex is not None:
                 yield ex
 
@@ -114,7 +123,9 @@ def phase_words(contract: Contract) -> dict[str, Phase]:
 class LifecycleClient:
     """A small recording HTTP client for one base URL and key."""
 
-    def __init__(self, base_url: str, api_key: str, settings: LifecycleSettings, extra_headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, base_url: str, api_key: str, settings: LifecycleSettings, extra_headers: dict[str, str] | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.settings = settings
@@ -196,7 +207,9 @@ def create_form(contract: Contract, settings: LifecycleSettings, prompt: str) ->
         if name not in props:
             return
         schema = contract.deep_resolve(props[name])
-        enum = schema.get("enum") or next((s["enum"] for s in schema.get("anyOf", []) + schema.get("oneOf", []) if "enum" in s), None)
+        enum = schema.get("enum") or next(
+            (s["enum"] for s in schema.get("anyOf", []) + schema.get("oneOf", []) if "enum" in s), None
+        )
         if prefer and enum:
             form[name] = str(prefer(list(enum)))
         elif "default" in schema:
@@ -244,7 +257,9 @@ class Lifecycle:
         self.run.probes["no_key"] = c.send("list without a key", "GET /videos", "GET", "/videos", auth="none")
         self.run.probes["wrong_key"] = c.send("list with a wrong key", "GET /videos", "GET", "/videos", auth="wrong")
         unknown = f"video_conform_missing_{secrets.token_hex(6)}"
-        self.run.probes["unknown_id"] = c.send("get an unknown id", "GET /videos/{video_id}", "GET", f"/videos/{unknown}")
+        self.run.probes["unknown_id"] = c.send(
+            "get an unknown id", "GET /videos/{video_id}", "GET", f"/videos/{unknown}"
+        )
 
     def _job(self, role: str) -> JobTrace:
         trace = JobTrace(role)
@@ -269,9 +284,13 @@ class Lifecycle:
         trace.video_id = body["id"]
         path = f"/videos/{quote(trace.video_id, safe='')}"
         if role == "completed" and self.run.phase_of(body.get("status")) is not Phase.COMPLETED:
-            trace.early_content = self.client.send("content right after create", "GET /videos/{video_id}/content", "GET", path + "/content")
+            trace.early_content = self.client.send(
+                "content right after create", "GET /videos/{video_id}/content", "GET", path + "/content"
+            )
         self._poll(trace, path)
-        self.progress(f"lifecycle: {role} job {trace.video_id} ended {trace.final_status()!r} after {len(trace.polls)} polls")
+        self.progress(
+            f"lifecycle: {role} job {trace.video_id} ended {trace.final_status()!r} after {len(trace.polls)} polls"
+        )
         final = self.run.phase_of(trace.final_status())
         if role == "completed" and final is Phase.COMPLETED:
             self._download(trace, path)
@@ -319,7 +338,11 @@ class Lifecycle:
         variants = self.contract.vocabulary.variants or (self.contract.vocabulary.default_variant,)
         for variant in variants:
             trace.content[variant] = self.client.send(
-                f"content {variant}", "GET /videos/{video_id}/content", "GET", path + "/content", params={"variant": variant}
+                f"content {variant}",
+                "GET /videos/{video_id}/content",
+                "GET",
+                path + "/content",
+                params={"variant": variant},
             )
 
     def _find_in_list(self, trace: JobTrace, max_pages: int = 5) -> None:

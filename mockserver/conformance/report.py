@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from xml.etree import ElementTree as ET
 
-from mockserver.auth import mask
+from mockserver.http.auth import mask
 
 REPORT_FORMATS = ("junit", "json")
 ERROR = "error"  # the contract says otherwise: fails the run
@@ -181,7 +182,10 @@ def render_text(report: Report, redact: Redactor | None = None) -> str:
         lines.append("")
     for heading, status in (
         ("Failures:", "fail"),
-        ("Deviations (the contract permits them, the official API does not do them; they do not fail the run):", "deviation"),
+        (
+            "Deviations (the contract permits them, the official API does not do them; they do not fail the run):",
+            "deviation",
+        ),
     ):
         results = [r for r in report.checks.values() if r.findings and r.status == status]
         if not results:
@@ -199,7 +203,12 @@ def render_text(report: Report, redact: Redactor | None = None) -> str:
     refused = report.creates_refused_total
     lines.append(
         f"Creates: {report.creates_sent} sent of at most {report.max_creates} (--max-creates)"
-        + (f"; {refused} job-creating request(s) not sent: " + ", ".join(f"{op} x{n}" for op, n in report.creates_refused.items()) if refused else "")
+        + (
+            f"; {refused} job-creating request(s) not sent: "
+            + ", ".join(f"{op} x{n}" for op, n in report.creates_refused.items())
+            if refused
+            else ""
+        )
     )
     counts = {status: sum(1 for r in report.checks.values() if r.status == status) for status in _MARK}
     verdict = "PASSED" if report.passed else "FAILED"
@@ -241,14 +250,21 @@ def to_junit(report: Report) -> str:
     for result in report.checks.values():
         case = ET.SubElement(suite, "testcase", classname=f"conform.{result.source}", name=result.name)
         text = "\n\n".join(
-            f"{f.operation} ({f.step})\nexpected: {f.expected}\nactual: {f.actual}\nreproduce: {f.curl}" for f in result.findings
+            f"{f.operation} ({f.step})\nexpected: {f.expected}\nactual: {f.actual}\nreproduce: {f.curl}"
+            for f in result.findings
         )
         if result.status == "fail":
-            failure = ET.SubElement(case, "failure", message=f"{result.failed} failure(s): {result.findings[0].actual if result.findings else ''}")
+            failure = ET.SubElement(
+                case,
+                "failure",
+                message=f"{result.failed} failure(s): {result.findings[0].actual if result.findings else ''}",
+            )
             failure.text = text
         elif result.status == "deviation":
             # JUnit has no "warning": a passing case whose output carries the findings.
-            ET.SubElement(case, "system-out").text = f"deviation ({result.failed} finding(s); does not fail the run)\n\n{text}"
+            ET.SubElement(
+                case, "system-out"
+            ).text = f"deviation ({result.failed} finding(s); does not fail the run)\n\n{text}"
         elif result.status == "skipped":
             ET.SubElement(case, "skipped", message="; ".join(result.skip_reasons) or "nothing to check")
     if report.errors:

@@ -13,17 +13,18 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from mockserver.auth import mask
 from mockserver.conformance.budget import CreateBudget, CreateBudgetSpent, job_creating_operations
 from mockserver.conformance.checks import CHECKS, Failed, Passed, Skipped, run_checks
 from mockserver.conformance.lifecycle import LifecycleSettings, run_lifecycle
 from mockserver.conformance.report import ERROR, Finding, PhaseResult, Report
 from mockserver.conformance.wire_forms import negative_on_the_wire
-from mockserver.contract import Contract, resolve_spec_path
+from mockserver.contract.loading import Contract, resolve_spec_path
+from mockserver.http.auth import mask
 
 SCHEMATHESIS_PHASES = ("examples", "coverage", "fuzzing", "stateful")
 PHASES = ("lifecycle", *SCHEMATHESIS_PHASES)
@@ -65,13 +66,19 @@ class Plan:
     lifecycle_creates: int
 
     def render(self, base_url: str) -> str:
-        lines = [f"Plan: check {base_url} against {self.spec_path}", "", f"Operations ({len(self.operations)}; $ = could start a paid job):"]
+        lines = [
+            f"Plan: check {base_url} against {self.spec_path}",
+            "",
+            f"Operations ({len(self.operations)}; $ = could start a paid job):",
+        ]
         lines += [f"  {'$' if op in self.creating else ' '} {op}" for op in self.operations]
         lines.append("")
         lines.append(f"Phases: {', '.join(self.phases) or '(none)'}")
         if "lifecycle" in self.phases:
             lines.append(f"  lifecycle checks: {', '.join(n for n, c in CHECKS.items() if c.severity == ERROR)}")
-            lines.append(f"  deviation checks (reported, do not fail the run): {', '.join(n for n, c in CHECKS.items() if c.severity != ERROR)}")
+            lines.append(
+                f"  deviation checks (reported, do not fail the run): {', '.join(n for n, c in CHECKS.items() if c.severity != ERROR)}"
+            )
         lines.append(
             f"Creates: at most {self.max_creates} job-creating request(s) in the whole run (--max-creates); "
             f"the lifecycle phase uses up to {self.lifecycle_creates}, schemathesis the rest"
@@ -87,7 +94,11 @@ def make_plan(options: ConformOptions, contract: Contract | None = None) -> Plan
     contract = contract or load_contract(options.spec)
     creating = job_creating_operations(contract)
     operations = [f"{method} {path}" for (method, path) in contract.operations]
-    lifecycle = min(options.max_creates, CREATES_PER_LIFECYCLE if options.lifecycle.failed_job else 1) if "lifecycle" in options.phases else 0
+    lifecycle = (
+        min(options.max_creates, CREATES_PER_LIFECYCLE if options.lifecycle.failed_job else 1)
+        if "lifecycle" in options.phases
+        else 0
+    )
     return Plan(
         spec_path=Path(contract.source or options.spec),
         operations=operations,
@@ -123,13 +134,17 @@ def run_conformance(options: ConformOptions, progress: Progress = lambda line: N
 # -- lifecycle -----------------------------------------------------------------------------
 
 
-def _lifecycle_phase(options: ConformOptions, contract: Contract, budget: CreateBudget, report: Report, progress: Progress) -> None:
+def _lifecycle_phase(
+    options: ConformOptions, contract: Contract, budget: CreateBudget, report: Report, progress: Progress
+) -> None:
     started = time.monotonic()
     progress("lifecycle phase: real jobs, polled to the end")
     headers = dict(options.headers)
     settings = options.lifecycle
     settings.request_timeout = options.request_timeout
-    run = run_lifecycle(contract, options.base_url, options.api_key, budget, settings, extra_headers=headers, progress=progress)
+    run = run_lifecycle(
+        contract, options.base_url, options.api_key, budget, settings, extra_headers=headers, progress=progress
+    )
     verdicts = run_checks(run, [name for name in CHECKS if name not in options.exclude_checks])
     for name, results in verdicts.items():
         result = report.result(name, "lifecycle", CHECKS[name].description, CHECKS[name].severity)
@@ -156,7 +171,9 @@ def _lifecycle_phase(options: ConformOptions, contract: Contract, budget: Create
     network = [ex for ex in run.exchanges() if ex.network_error]
     for ex in network[:5]:
         report.errors.append(f"lifecycle: {ex.method} {ex.url} ({ex.step}) got no response: {ex.network_error}")
-    report.phases.append(PhaseResult("lifecycle", "ran", f"{sum(1 for _ in run.exchanges())} requests", time.monotonic() - started))
+    report.phases.append(
+        PhaseResult("lifecycle", "ran", f"{sum(1 for _ in run.exchanges())} requests", time.monotonic() - started)
+    )
 
 
 # -- schemathesis --------------------------------------------------------------------------
@@ -232,7 +249,9 @@ def _serialize_file_parts(contract: Contract) -> None:
     import schemathesis
     from schemathesis.transport.requests import REQUESTS_TRANSPORT
 
-    missing = sorted(t for t in _part_media_types(contract) if REQUESTS_TRANSPORT.get_first_matching_media_type(t) is None)
+    missing = sorted(
+        t for t in _part_media_types(contract) if REQUESTS_TRANSPORT.get_first_matching_media_type(t) is None
+    )
     if missing:
         schemathesis.serializer.alias(missing, "application/octet-stream")
 
@@ -254,14 +273,21 @@ def _plain(text: str) -> str:
 
 
 def _schemathesis_phases(
-    options: ConformOptions, contract: Contract, budget: CreateBudget, report: Report, progress: Progress, wanted: list[str]
+    options: ConformOptions,
+    contract: Contract,
+    budget: CreateBudget,
+    report: Report,
+    progress: Progress,
+    wanted: list[str],
 ) -> None:
     try:
         import schemathesis
         from schemathesis.engine import Status, events, from_schema
         from schemathesis.engine.run import INTERNAL_PHASES
     except ImportError:  # pragma: no cover - depends on the environment
-        report.errors.append("schemathesis is not installed: pip install 'mockserver[conform]' (or skip it with --phases lifecycle)")
+        report.errors.append(
+            "schemathesis is not installed: pip install 'mockserver[conform]' (or skip it with --phases lifecycle)"
+        )
         return
     _serialize_file_parts(contract)
     creating = job_creating_operations(contract)
@@ -273,7 +299,9 @@ def _schemathesis_phases(
         progress(f"schemathesis: create budget spent, not testing {', '.join(labels)}")
         for label in labels:
             report.creates_refused.setdefault(label, 0)
-        report.phases.append(PhaseResult("schemathesis", "ran", f"without {len(labels)} job-creating operation(s): create budget spent"))
+        report.phases.append(
+            PhaseResult("schemathesis", "ran", f"without {len(labels)} job-creating operation(s): create budget spent")
+        )
 
     phase_started: dict[str, float] = {}
     phase_counts: dict[str, list[int]] = {}
@@ -293,7 +321,9 @@ def _schemathesis_phases(
                 scenarios, failures = phase_counts.get(name, [0, 0])
                 skip = event.phase.skip_reason
                 status = "skipped" if event.status == Status.SKIP and scenarios == 0 else "ran"
-                detail = f"{scenarios} scenarios, {failures} with failures" + (f" ({skip.display})" if skip and status == "skipped" else "")
+                detail = f"{scenarios} scenarios, {failures} with failures" + (
+                    f" ({skip.display})" if skip and status == "skipped" else ""
+                )
                 report.phases.append(PhaseResult(name, status, detail, seconds))
                 progress(f"schemathesis {name} phase: {detail} in {seconds:.1f}s")
             elif isinstance(event, events.ScenarioFinished):
@@ -304,13 +334,19 @@ def _schemathesis_phases(
             elif isinstance(event, events.NonFatalError):
                 if _is_budget_error(event.value):
                     continue  # counted by the budget as "not sent"
-                report.errors.append(_plain(f"schemathesis {event.phase.value if event.phase else ''} {event.label}: {event.info.title}: {event.info.message}"))
+                report.errors.append(
+                    _plain(
+                        f"schemathesis {event.phase.value if event.phase else ''} {event.label}: {event.info.title}: {event.info.message}"
+                    )
+                )
             elif isinstance(event, events.FatalError):
                 report.errors.append(_plain(f"schemathesis could not run: {event.exception}"))
             elif isinstance(event, events.EngineFinished):
                 for failure in getattr(event, "failures", None) or []:
                     result = report.result("after_run", "schemathesis")
-                    result.add_finding(Finding("after_run", failure.operation or "", failure.title, _plain(failure.message), ""))
+                    result.add_finding(
+                        Finding("after_run", failure.operation or "", failure.title, _plain(failure.message), "")
+                    )
 
 
 def _valid_as_sent(case_node: Any, contract: Contract) -> bool:
@@ -347,7 +383,11 @@ def _record_scenario(event: Any, report: Report, Status: Any, contract: Contract
             result = report.result(node.name, "schemathesis")
             if node.status == Status.SUCCESS:
                 result.passed += 1
-            elif node.status == Status.FAILURE and node.name == "negative_data_rejection" and _valid_as_sent(case_node, contract):
+            elif (
+                node.status == Status.FAILURE
+                and node.name == "negative_data_rejection"
+                and _valid_as_sent(case_node, contract)
+            ):
                 result.add_skip("the invalid value was valid once sent as multipart text")
             elif node.status == Status.FAILURE and node.failure_info is not None:
                 failed = True

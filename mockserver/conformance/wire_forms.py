@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mockserver.contract import FILE_PLACEHOLDER, Contract
+from mockserver.contract.loading import FILE_PLACEHOLDER, Contract
 
 MULTIPART = "multipart/form-data"
 

@@ -8,8 +8,9 @@ check name -> the deviation that trips it, checks of severity `error` and `devia
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any
 
 from mockserver.profiles.base import Profile, ProfileError, ProfileIds, RenderContext
 
@@ -50,8 +51,16 @@ def expected_conformance_failures(name: str) -> dict[str, str]:
 
 
 __all__ = [
-    "MODULES", "NAMES", "Profile", "ProfileError", "ProfileIds", "RenderContext",
-    "expected_conformance_failures", "load", "module", "profile_class",
+    "MODULES",
+    "NAMES",
+    "Profile",
+    "ProfileError",
+    "ProfileIds",
+    "RenderContext",
+    "expected_conformance_failures",
+    "load",
+    "module",
+    "profile_class",
 ]
 
 

@@ -11,10 +11,9 @@ import base64
 import json
 import re
 
-from mockserver.ids import IdFactory
-from mockserver.jobs import Job, JobState
+from mockserver.core.ids import IdFactory
+from mockserver.core.jobs import Job, JobState
 from mockserver.profiles.base import Document, Profile, RenderContext, hex_part
-
 
 _WXH = re.compile(r"^(\d+)x(\d+)$")
 
@@ -29,7 +28,9 @@ class AiHubMix(Profile):
     source = "aihubmix.mintlify.app/en/api/Video-Gen (see gateways.md section 3)"
 
     def new_id(self, ids: IdFactory, prefix: str) -> str:
-        payload = json.dumps({"provider": "aihubmix", "kind": prefix, "id": hex_part(ids, prefix)}, separators=(",", ":"))
+        payload = json.dumps(
+            {"provider": "aihubmix", "kind": prefix, "id": hex_part(ids, prefix)}, separators=(",", ":")
+        )
         return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
     def video(self, doc: Document, job: Job, state: JobState, ctx: RenderContext) -> Document:

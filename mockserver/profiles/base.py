@@ -21,15 +21,16 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from starlette.types import Message, Scope, Send
 
 from mockserver.config import ConfigError
-from mockserver.contract import Vocabulary
-from mockserver.ids import IdFactory
-from mockserver.jobs import Job, JobState, Phase
+from mockserver.contract.loading import Vocabulary
+from mockserver.core.ids import IdFactory
+from mockserver.core.jobs import Job, JobState, Phase
 
 Document = dict[str, Any]
 

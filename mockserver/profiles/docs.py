@@ -11,7 +11,7 @@ enum is `queued | processing | completed | failed`.
 
 from __future__ import annotations
 
-from mockserver.jobs import Job, JobState, Phase
+from mockserver.core.jobs import Job, JobState, Phase
 from mockserver.profiles.base import Document, Profile, RenderContext, drop_param
 
 
@@ -20,9 +20,9 @@ class Docs(Profile):
     summary = "the docs page as written: status `processing`, top-level `url` and `quality`, errors without `param`"
     changes = (
         "serves openapi/docs.yaml (unless --spec names a contract other than reference), so the running phase is `processing`",
-        "every Video carries `quality: \"standard\"` (the docs' example value)",
+        'every Video carries `quality: "standard"` (the docs\' example value)',
         "a completed Video carries a top-level `url`: this server's /content URL",
-        "error bodies are {\"error\": {message, type, code}} with the docs' error types and no `param`",
+        'error bodies are {"error": {message, type, code}} with the docs\' error types and no `param`',
     )
     source = "openapi/source/openai-video-format.zh.md (docs.newapi.pro/api/openai-video)"
     spec = "docs"

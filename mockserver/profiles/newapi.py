@@ -31,21 +31,40 @@ import json
 import re
 from typing import Any
 
-from mockserver.ids import IdFactory
-from mockserver.jobs import Job, JobState, Phase
+from mockserver.core.ids import IdFactory
+from mockserver.core.jobs import Job, JobState, Phase
 from mockserver.profiles.base import Document, Profile, RenderContext, hex_part
 
 # The fields of new-api's OpenAIVideo DTO, in its order; anything else is not on its wire.
 DTO_FIELDS = (
-    "id", "task_id", "object", "model", "status", "progress", "created_at", "completed_at", "expires_at",
-    "seconds", "size", "remixed_from_video_id", "error", "usage", "metadata",
+    "id",
+    "task_id",
+    "object",
+    "model",
+    "status",
+    "progress",
+    "created_at",
+    "completed_at",
+    "expires_at",
+    "seconds",
+    "size",
+    "remixed_from_video_id",
+    "error",
+    "usage",
+    "metadata",
 )
 ALWAYS_PRESENT = frozenset({"id", "object", "model", "status", "progress", "created_at"})  # no `omitempty`
 # Operations router/video-router.go does not register (gateways.md section 1.1).
-UNSERVED = frozenset({
-    ("GET", "/videos"), ("DELETE", "/videos/{video_id}"), ("POST", "/videos/edits"), ("POST", "/videos/extensions"),
-    ("POST", "/videos/characters"), ("GET", "/videos/characters/{character_id}"),
-})
+UNSERVED = frozenset(
+    {
+        ("GET", "/videos"),
+        ("DELETE", "/videos/{video_id}"),
+        ("POST", "/videos/edits"),
+        ("POST", "/videos/extensions"),
+        ("POST", "/videos/characters"),
+        ("GET", "/videos/characters/{character_id}"),
+    }
+)
 SUBMITS = frozenset({"POST /videos", "POST /videos/{video_id}/remix"})
 LARGE_SIZES = frozenset({"1792x1024", "1024x1792"})  # the Sora adaptor's 1.666667 size ratio
 # new-api reports its internal task status in the /content refusal.
@@ -64,10 +83,10 @@ class NewApi(Profile):
         "ids are `task_<hex>`, echoed in an extra `task_id` field",
         "empty fields are omitted rather than null (Go omitempty); no `prompt`",
         "a completed Video carries `metadata.url` (the /content URL) and `usage`",
-        "GET /v1/videos/{unknown} is HTTP 400 {\"code\":\"task_not_exist\",\"message\":...,\"data\":null}",
-        "/content: 404 {\"error\":{\"message\":\"Task not found\",...}}; 400 \"Task is not completed yet\" before completion",
-        "no list, delete, edits, extensions or characters: 404 {\"error\":{\"message\":\"Invalid URL (GET /v1/videos)\",...}}, before auth",
-        "submits carry X-New-Api-Other-Ratios: {\"seconds\":4,\"size\":1}; /content carries Cache-Control: public, max-age=86400",
+        'GET /v1/videos/{unknown} is HTTP 400 {"code":"task_not_exist","message":...,"data":null}',
+        '/content: 404 {"error":{"message":"Task not found",...}}; 400 "Task is not completed yet" before completion',
+        'no list, delete, edits, extensions or characters: 404 {"error":{"message":"Invalid URL (GET /v1/videos)",...}}, before auth',
+        'submits carry X-New-Api-Other-Ratios: {"seconds":4,"size":1}; /content carries Cache-Control: public, max-age=86400',
         "option kling_ms_timestamps=true: kling-* models get millisecond created_at/completed_at",
     )
     source = (
@@ -76,7 +95,9 @@ class NewApi(Profile):
     )
     unserved = UNSERVED
     headers_need_body = SUBMITS
-    options = {"kling_ms_timestamps": "kling-* models report created_at/completed_at in Unix milliseconds (default false)"}
+    options = {
+        "kling_ms_timestamps": "kling-* models report created_at/completed_at in Unix milliseconds (default false)"
+    }
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__(options)

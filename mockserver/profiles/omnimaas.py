@@ -7,7 +7,7 @@ integer; errors are `{"error": {message, type}}` (404 included). The official Py
 
 from __future__ import annotations
 
-from mockserver.jobs import Job, JobState, Phase
+from mockserver.core.jobs import Job, JobState, Phase
 from mockserver.profiles.base import Document, Profile, RenderContext
 
 
@@ -17,9 +17,9 @@ class OmniMaaS(Profile):
     changes = (
         "queued and running jobs both say `processing`; completed jobs say `succeeded`",
         "`seconds` is an integer (e.g. 4), not a string",
-        "error bodies are {\"error\": {message, type}}: no `param`, no `code`",
+        'error bodies are {"error": {message, type}}: no `param`, no `code`',
     )
-    source = "OmniMaaS docs page \"OpenAI视频格式（Sora）\" (see gateways.md section 3)"
+    source = 'OmniMaaS docs page "OpenAI视频格式（Sora）" (see gateways.md section 3)'
     status_names = {Phase.QUEUED: "processing", Phase.RUNNING: "processing", Phase.COMPLETED: "succeeded"}
 
     def video(self, doc: Document, job: Job, state: JobState, ctx: RenderContext) -> Document:

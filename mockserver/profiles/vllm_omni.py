@@ -8,8 +8,8 @@ OpenAI's, plus `quality: "default"`, `media_type: "video/mp4"`, `file_name`, `in
 
 from __future__ import annotations
 
-from mockserver.ids import IdFactory
-from mockserver.jobs import Job, JobState, Phase
+from mockserver.core.ids import IdFactory
+from mockserver.core.jobs import Job, JobState, Phase
 from mockserver.profiles.base import Document, Profile, RenderContext, hex_part
 
 # Illustrative peak memory of a Wan2.2 run, so a client reading the field sees a plausible number.
@@ -18,10 +18,12 @@ PEAK_MEMORY_MB = 38912.0
 
 class VllmOmni(Profile):
     name = "vllm-omni"
-    summary = "`video_gen_` ids; extra quality, media_type, file_name, inference_time_s, stage_durations, peak_memory_mb"
+    summary = (
+        "`video_gen_` ids; extra quality, media_type, file_name, inference_time_s, stage_durations, peak_memory_mb"
+    )
     changes = (
         "ids are `video_gen_<hex>`",
-        "every Video carries quality \"default\", media_type \"video/mp4\", prompt, and file_name, "
+        'every Video carries quality "default", media_type "video/mp4", prompt, and file_name, '
         "inference_time_s, stage_durations, peak_memory_mb (null / {} / 0.0 until the job has run)",
     )
     source = "vllm-project/vllm-omni vllm_omni/entrypoints/openai/protocol/videos.py (gateways.md section 3)"
@@ -39,7 +41,9 @@ class VllmOmni(Profile):
             "media_type": "video/mp4",
             "file_name": f"{job.id}.mp4" if finished else None,
             "inference_time_s": render if finished else None,
-            "stage_durations": {"denoise": round(render * 0.9, 3), "vae_decode": round(render * 0.1, 3)} if finished else {},
+            "stage_durations": {"denoise": round(render * 0.9, 3), "vae_decode": round(render * 0.1, 3)}
+            if finished
+            else {},
             "peak_memory_mb": PEAK_MEMORY_MB if finished else 0.0,
         }
 
@@ -52,5 +56,5 @@ PROFILE = VllmOmni
 EXPECTED_CONFORMANCE_FAILURES: dict[str, str] = {
     "id_format": "(deviation) ids are `video_gen_<hex>`: `gen_` is not hex",
     "undeclared_fields": "(deviation) media_type, file_name, inference_time_s, stage_durations, peak_memory_mb",
-    "optional_extras": "(deviation) `quality: \"default\"`, an extra the contract only permits",
+    "optional_extras": '(deviation) `quality: "default"`, an extra the contract only permits',
 }

@@ -111,7 +111,9 @@ def _server_prefix(page: Page) -> str:
 
 
 def _server(page: Page, prefix: str) -> dict[str, str]:
-    hosts = sorted({_origin(example.url) for operation in page.operations for example in operation.request_examples} - {""})
+    hosts = sorted(
+        {_origin(example.url) for operation in page.operations for example in operation.request_examples} - {""}
+    )
     shown = f" The page's examples call {', '.join(host + prefix for host in hosts)}." if hosts else ""
     return {
         "url": prefix or "/",
@@ -240,10 +242,16 @@ class _Builder:
         section = endpoint.sections[0]
         for name in template_names:
             if name not in declared:
-                raise PageError(self.page.source, section.path_line, f"path parameter `{name}` has no row in a 路径参数 table")
+                raise PageError(
+                    self.page.source, section.path_line, f"path parameter `{name}` has no row in a 路径参数 table"
+                )
         for name in declared:
             if name not in template_names:
-                raise PageError(self.page.source, section.path_line, f"路径参数 table names `{name}`, which is not in the path `{section.path}`")
+                raise PageError(
+                    self.page.source,
+                    section.path_line,
+                    f"路径参数 table names `{name}`, which is not in the path `{section.path}`",
+                )
 
     # request bodies
 
@@ -254,10 +262,17 @@ class _Builder:
         section, table = bodies[0]
         media_type = _request_media_type(section)
         name = f"{_pascal(endpoint.operation_id)}{'Multipart' if media_type == 'multipart/form-data' else 'Json'}Body"
-        self.schemas[name] = _object_schema(table.rows, self.page.source, required=[r.name for r in table.rows if r.required])
+        self.schemas[name] = _object_schema(
+            table.rows, self.page.source, required=[r.name for r in table.rows if r.required]
+        )
         self.schemas[name]["x-source-line"] = table.line
         media: dict[str, Any] = {"schema": {"$ref": f"#/components/schemas/{name}"}}
-        examples = {_example_key(s, i): _curl_example(e) for s in endpoint.sections for i, e in enumerate(s.request_examples) if e.form}
+        examples = {
+            _example_key(s, i): _curl_example(e)
+            for s in endpoint.sections
+            for i, e in enumerate(s.request_examples)
+            if e.form
+        }
         if examples:
             media["examples"] = examples
         return {"required": any(row.required for row in table.rows), "content": {media_type: media}}
@@ -281,15 +296,24 @@ class _Builder:
     def _response(self, response: Response, section: Operation) -> dict[str, Any]:
         built: dict[str, Any] = {"description": " ".join([response.description, *response.text])}
         if response.headers is not None:
-            built["headers"] = {row.name: {"description": row.description, "schema": _bare_schema(row, self.page.source)} for row in response.headers.rows}
+            built["headers"] = {
+                row.name: {"description": row.description, "schema": _bare_schema(row, self.page.source)}
+                for row in response.headers.rows
+            }
         if response.example is not None:
             schema = self._response_schema(response)
-            example = {"summary": f"{section.title} (page line {response.example.line})", "value": response.example.value, "x-source-line": response.example.line}
+            example = {
+                "summary": f"{section.title} (page line {response.example.line})",
+                "value": response.example.value,
+                "x-source-line": response.example.line,
+            }
             built["content"] = {"application/json": {"schema": schema, "examples": {_example_key(section, 0): example}}}
         else:
             media_types = [m for text in response.text for m in MEDIA_TYPE_RE.findall(text)]
             if not media_types:
-                raise PageError(self.page.source, response.line, "response has neither a JSON example nor a media type in its text")
+                raise PageError(
+                    self.page.source, response.line, "response has neither a JSON example nor a media type in its text"
+                )
             built["content"] = {m: {"schema": {"type": "string", "format": "binary"}} for m in media_types}
         return built
 
@@ -298,7 +322,9 @@ class _Builder:
             resource = _resource_name(response.fields)
             if resource:
                 return {"$ref": f"#/components/schemas/{resource}"}
-            return _object_schema(response.fields.rows, self.page.source, required=[r.name for r in response.fields.rows])
+            return _object_schema(
+                response.fields.rows, self.page.source, required=[r.name for r in response.fields.rows]
+            )
         assert response.example is not None
         return _infer_schema([response.example.value])
 
@@ -311,7 +337,9 @@ class _Builder:
             return {}
         missing = [r for r in self.page.errors if r.example is None]
         if missing:
-            raise PageError(self.page.source, missing[0].line, f"error response {missing[0].status} has no JSON example")
+            raise PageError(
+                self.page.source, missing[0].line, f"error response {missing[0].status} has no JSON example"
+            )
         envelope = _infer_schema([r.example.value for r in self.page.errors if r.example])
         envelope["description"] = "The error envelope, as the page's error examples show it."
         envelope["x-source-lines"] = [r.example.line for r in self.page.errors if r.example]
@@ -344,7 +372,11 @@ class _Builder:
             components["responses"] = self.responses
         if self.uses_security:
             components["securitySchemes"] = {
-                SECURITY_SCHEME: {"type": "http", "scheme": "bearer", "description": self.security_description or "Bearer token"}
+                SECURITY_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": self.security_description or "Bearer token",
+                }
             }
         return components
 
@@ -364,7 +396,13 @@ class _Resource:
         for table in self.tables:
             for row in table.rows:
                 rows_by_name.setdefault(row.name, []).append(row)
-        nulls = {key for example in self.examples if isinstance(example, dict) for key, value in example.items() if value is None}
+        nulls = {
+            key
+            for example in self.examples
+            if isinstance(example, dict)
+            for key, value in example.items()
+            if value is None
+        }
         prefix = name.removesuffix("Resource")
         extra: dict[str, Any] = {}
         properties: dict[str, Any] = {}
@@ -437,7 +475,9 @@ def _row_schema(row: Row, source: str, nullable: bool) -> dict[str, Any]:
     if match := DEFAULT_RE.search(row.description):
         schema["default"] = _typed(match.group(1), row, source)
         if "enum" in schema and schema["default"] not in schema["enum"]:
-            raise PageError(source, row.line, f"default `{match.group(1)}` of `{row.name}` is not one of {schema['enum']}")
+            raise PageError(
+                source, row.line, f"default `{match.group(1)}` of `{row.name}` is not one of {schema['enum']}"
+            )
     return schema
 
 
@@ -459,7 +499,9 @@ def _merged_row_schema(rows: list[Row], source: str, nullable: bool) -> dict[str
     schema = _row_schema(rows[0], source, nullable)
     for row in rows[1:]:
         if row.type != rows[0].type:
-            raise PageError(source, row.line, f"field `{row.name}` is `{row.type}` here but `{rows[0].type}` at line {rows[0].line}")
+            raise PageError(
+                source, row.line, f"field `{row.name}` is `{row.type}` here but `{rows[0].type}` at line {rows[0].line}"
+            )
         other = _row_schema(row, source, nullable)
         _merge_description(schema, other["description"])
         for key in ("enum", "x-enum-descriptions", "minimum", "maximum", "default"):
@@ -471,7 +513,10 @@ def _merged_row_schema(rows: list[Row], source: str, nullable: bool) -> dict[str
 
 
 def _object_schema(rows: Iterable[Row], source: str, required: list[str]) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": {row.name: _row_schema(row, source, nullable=False) for row in rows}}
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {row.name: _row_schema(row, source, nullable=False) for row in rows},
+    }
     if required:
         schema["required"] = required
     return schema
@@ -550,7 +595,11 @@ def _request_media_type(section: Operation) -> str:
 
 
 def _curl_example(example: CurlExample) -> dict[str, Any]:
-    return {"summary": f"the page's curl example (page line {example.line})", "value": dict(example.form), "x-source-line": example.line}
+    return {
+        "summary": f"the page's curl example (page line {example.line})",
+        "value": dict(example.form),
+        "x-source-line": example.line,
+    }
 
 
 def _path_example(section: Operation, name: str) -> str | None:

@@ -62,9 +62,19 @@ def _parser() -> argparse.ArgumentParser:
             "schema), apply the overlay to get reference.yaml, and write both. Same input, same bytes."
         ),
     )
-    generate.add_argument("--check", action="store_true", help="write nothing; exit 1 and name each file that differs from what would be generated (for CI)")
+    generate.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 and name each file that differs from what would be generated (for CI)",
+    )
     _add_input_options(generate)
-    generate.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, metavar="DIR", help=f"where docs.yaml and reference.yaml go (default: {_display(DEFAULT_OUT_DIR)})")
+    generate.add_argument(
+        "--out-dir",
+        type=Path,
+        default=DEFAULT_OUT_DIR,
+        metavar="DIR",
+        help=f"where docs.yaml and reference.yaml go (default: {_display(DEFAULT_OUT_DIR)})",
+    )
     generate.set_defaults(run=_run_generate)
 
     diff = commands.add_parser(
@@ -75,16 +85,46 @@ def _parser() -> argparse.ArgumentParser:
             "with the overlay's reason where an overlay action made the change."
         ),
     )
-    diff.add_argument("--docs", type=Path, default=DEFAULT_OUT_DIR / DOCS_FILE, metavar="FILE", help=f"the docs spec (default: {_display(DEFAULT_OUT_DIR / DOCS_FILE)})")
-    diff.add_argument("--reference", type=Path, default=DEFAULT_OUT_DIR / REFERENCE_FILE, metavar="FILE", help=f"the reference spec (default: {_display(DEFAULT_OUT_DIR / REFERENCE_FILE)})")
-    diff.add_argument("--overlay", type=Path, default=DEFAULT_OVERLAY, metavar="FILE", help=f"the overlay whose action descriptions explain the changes (default: {_display(DEFAULT_OVERLAY)})")
+    diff.add_argument(
+        "--docs",
+        type=Path,
+        default=DEFAULT_OUT_DIR / DOCS_FILE,
+        metavar="FILE",
+        help=f"the docs spec (default: {_display(DEFAULT_OUT_DIR / DOCS_FILE)})",
+    )
+    diff.add_argument(
+        "--reference",
+        type=Path,
+        default=DEFAULT_OUT_DIR / REFERENCE_FILE,
+        metavar="FILE",
+        help=f"the reference spec (default: {_display(DEFAULT_OUT_DIR / REFERENCE_FILE)})",
+    )
+    diff.add_argument(
+        "--overlay",
+        type=Path,
+        default=DEFAULT_OVERLAY,
+        metavar="FILE",
+        help=f"the overlay whose action descriptions explain the changes (default: {_display(DEFAULT_OVERLAY)})",
+    )
     diff.set_defaults(run=_run_diff)
     return parser
 
 
 def _add_input_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, metavar="PAGE", help=f"the provider's documentation page (default: {_display(DEFAULT_SOURCE)})")
-    parser.add_argument("--overlay", type=Path, default=DEFAULT_OVERLAY, metavar="FILE", help=f"the Overlay 1.0 document that turns docs into reference (default: {_display(DEFAULT_OVERLAY)})")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=DEFAULT_SOURCE,
+        metavar="PAGE",
+        help=f"the provider's documentation page (default: {_display(DEFAULT_SOURCE)})",
+    )
+    parser.add_argument(
+        "--overlay",
+        type=Path,
+        default=DEFAULT_OVERLAY,
+        metavar="FILE",
+        help=f"the Overlay 1.0 document that turns docs into reference (default: {_display(DEFAULT_OVERLAY)})",
+    )
 
 
 # -- generate ---------------------------------------------------------------------------------
@@ -114,7 +154,9 @@ def _run_generate(args: argparse.Namespace, out: TextIO) -> int:
     result = generate(args.source, args.overlay)
     targets = {args.out_dir / DOCS_FILE: result.docs_text, args.out_dir / REFERENCE_FILE: result.reference_text}
     if args.check:
-        drifted = [path for path, text in targets.items() if not path.exists() or path.read_text(encoding="utf-8") != text]
+        drifted = [
+            path for path, text in targets.items() if not path.exists() or path.read_text(encoding="utf-8") != text
+        ]
         for path in drifted:
             state = "is missing" if not path.exists() else "differs from what the page and overlay generate"
             print(f"{_display(path)} {state}; run `mockserver spec generate` and commit the result", file=sys.stderr)
@@ -149,8 +191,13 @@ def _run_diff(args: argparse.Namespace, out: TextIO) -> int:
         overlay_name = _display(args.overlay)
         replayed, applied = apply_overlay(docs, load_text(overlay_text, overlay_name), overlay_name, overlay_text)
         if replayed != reference:
-            print(f"note: {_display(args.reference)} is not {_display(args.docs)} + {overlay_name}; run `mockserver spec generate`.\n", file=out)
-    report = diff_module.describe(docs, reference, applied, docs_name=_display(args.docs), reference_name=_display(args.reference))
+            print(
+                f"note: {_display(args.reference)} is not {_display(args.docs)} + {overlay_name}; run `mockserver spec generate`.\n",
+                file=out,
+            )
+    report = diff_module.describe(
+        docs, reference, applied, docs_name=_display(args.docs), reference_name=_display(args.reference)
+    )
     out.write(report)
     return 0
 

@@ -35,7 +35,13 @@ class _Section:
     changes: list[Change] = field(default_factory=list)
 
 
-def describe(docs: Mapping[str, Any], reference: Mapping[str, Any], applied: list[AppliedAction], docs_name: str = "docs.yaml", reference_name: str = "reference.yaml") -> str:
+def describe(
+    docs: Mapping[str, Any],
+    reference: Mapping[str, Any],
+    applied: list[AppliedAction],
+    docs_name: str = "docs.yaml",
+    reference_name: str = "reference.yaml",
+) -> str:
     walker = _Walker(docs, reference)
     sections = walker.endpoint_sections() + walker.object_sections()
     title = f"How the docs page ({docs_name}) differs from the reference contract ({reference_name})"
@@ -91,14 +97,21 @@ class _Walker:
             if key not in docs_ops:
                 section.changes.append(Change(self._added_endpoint(operation), where))
             elif key not in ref_ops:
-                section.changes.append(Change("described by the docs page but not part of the official API; the reference drops it", where))
+                section.changes.append(
+                    Change("described by the docs page but not part of the official API; the reference drops it", where)
+                )
             else:
                 self._operation(section, docs_ops[key], ref_ops[key], where)
             sections.append(section)
         return sections
 
     def _added_endpoint(self, operation: Mapping[str, Any]) -> str:
-        bodies = [f"{media} `{_ref_name(media_obj.get('schema', {})) or 'inline'}`" for media, media_obj in _resolve(self.reference, operation.get("requestBody", {})).get("content", {}).items()]
+        bodies = [
+            f"{media} `{_ref_name(media_obj.get('schema', {})) or 'inline'}`"
+            for media, media_obj in _resolve(self.reference, operation.get("requestBody", {}))
+            .get("content", {})
+            .items()
+        ]
         ok = [status for status in operation.get("responses", {}) if status.startswith("2")]
         returns = []
         for status in ok:
@@ -124,41 +137,72 @@ class _Walker:
             state = "requires" if ref_op.get("security") else "no longer requires"
             section.changes.append(Change(f"{state} the bearer token", (*where, "security")))
 
-    def _parameters(self, section: _Section, docs_op: Mapping[str, Any], ref_op: Mapping[str, Any], where: Path) -> None:
-        docs_params = {(p["in"], p["name"]): (i, p) for i, p in enumerate(_resolve(self.docs, p) for p in docs_op.get("parameters", []))}
-        ref_params = {(p["in"], p["name"]): (i, p) for i, p in enumerate(_resolve(self.reference, p) for p in ref_op.get("parameters", []))}
+    def _parameters(
+        self, section: _Section, docs_op: Mapping[str, Any], ref_op: Mapping[str, Any], where: Path
+    ) -> None:
+        docs_params = {
+            (p["in"], p["name"]): (i, p)
+            for i, p in enumerate(_resolve(self.docs, p) for p in docs_op.get("parameters", []))
+        }
+        ref_params = {
+            (p["in"], p["name"]): (i, p)
+            for i, p in enumerate(_resolve(self.reference, p) for p in ref_op.get("parameters", []))
+        }
         for key, (index, parameter) in ref_params.items():
             label = f"{key[0]} parameter `{key[1]}`"
             here: Path = (*where, "parameters", index)
             if key not in docs_params:
-                section.changes.append(Change(f"adds {label}: {self._phrase(self.reference, parameter.get('schema', {}))}", here))
+                section.changes.append(
+                    Change(f"adds {label}: {self._phrase(self.reference, parameter.get('schema', {}))}", here)
+                )
                 continue
             _, old = docs_params[key]
             if bool(old.get("required")) != bool(parameter.get("required")):
-                section.changes.append(Change(f"{label} is now {'required' if parameter.get('required') else 'optional'}", here))
-            section.changes += self._schema(old.get("schema", {}), parameter.get("schema", {}), label, (*here, "schema"))
+                section.changes.append(
+                    Change(f"{label} is now {'required' if parameter.get('required') else 'optional'}", here)
+                )
+            section.changes += self._schema(
+                old.get("schema", {}), parameter.get("schema", {}), label, (*here, "schema")
+            )
         for key in docs_params:
             if key not in ref_params:
                 section.changes.append(Change(f"drops {key[0]} parameter `{key[1]}`", (*where, "parameters")))
 
-    def _request_body(self, section: _Section, docs_op: Mapping[str, Any], ref_op: Mapping[str, Any], where: Path, endpoint: str) -> None:
+    def _request_body(
+        self, section: _Section, docs_op: Mapping[str, Any], ref_op: Mapping[str, Any], where: Path, endpoint: str
+    ) -> None:
         old = _resolve(self.docs, docs_op.get("requestBody", {})).get("content", {})
         new = _resolve(self.reference, ref_op.get("requestBody", {})).get("content", {})
         here: Path = (*where, "requestBody", "content")
         for media, media_obj in new.items():
             if media not in old:
                 name = _ref_name(media_obj.get("schema", {}))
-                section.changes.append(Change(f"request: also accepts {media}" + (f" (`{name}`)" if name else ""), (*here, media)))
+                section.changes.append(
+                    Change(f"request: also accepts {media}" + (f" (`{name}`)" if name else ""), (*here, media))
+                )
                 continue
-            section.changes += self._schema(old[media].get("schema", {}), media_obj.get("schema", {}), f"request {media} body", (*here, media, "schema"), endpoint)
+            section.changes += self._schema(
+                old[media].get("schema", {}),
+                media_obj.get("schema", {}),
+                f"request {media} body",
+                (*here, media, "schema"),
+                endpoint,
+            )
             for field_name, encoding in media_obj.get("encoding", {}).items():
                 if field_name not in old[media].get("encoding", {}) and "contentType" in encoding:
-                    section.changes.append(Change(f"request {media} field `{field_name}` accepts files of type {encoding['contentType']}", (*here, media, "encoding", field_name)))
+                    section.changes.append(
+                        Change(
+                            f"request {media} field `{field_name}` accepts files of type {encoding['contentType']}",
+                            (*here, media, "encoding", field_name),
+                        )
+                    )
         for media in old:
             if media not in new:
                 section.changes.append(Change(f"request: no longer accepts {media}", here))
 
-    def _responses(self, section: _Section, docs_op: Mapping[str, Any], ref_op: Mapping[str, Any], where: Path, endpoint: str) -> None:
+    def _responses(
+        self, section: _Section, docs_op: Mapping[str, Any], ref_op: Mapping[str, Any], where: Path, endpoint: str
+    ) -> None:
         old_responses, new_responses = docs_op.get("responses", {}), ref_op.get("responses", {})
         for status, raw in new_responses.items():
             here: Path = (*where, "responses", status)
@@ -175,7 +219,12 @@ class _Walker:
             self._headers(section, old, new, label, here)
             for name, link in new.get("links", {}).items():
                 if name not in old.get("links", {}):
-                    section.changes.append(Change(f"{label} links to {link.get('operationId', name)} (with the new job's id)", (*here, "links", name)))
+                    section.changes.append(
+                        Change(
+                            f"{label} links to {link.get('operationId', name)} (with the new job's id)",
+                            (*here, "links", name),
+                        )
+                    )
         for status in old_responses:
             if status not in new_responses:
                 section.changes.append(Change(f"drops response {status}", (*where, "responses")))
@@ -195,27 +244,47 @@ class _Walker:
             text += f", with header {', '.join(response['headers'])}"
         return text
 
-    def _response_content(self, section: _Section, old: Mapping[str, Any], new: Mapping[str, Any], label: str, here: Path, endpoint: str) -> None:
+    def _response_content(
+        self, section: _Section, old: Mapping[str, Any], new: Mapping[str, Any], label: str, here: Path, endpoint: str
+    ) -> None:
         old_content, new_content = old.get("content", {}), new.get("content", {})
         for media, media_obj in new_content.items():
             if media not in old_content:
                 section.changes.append(Change(f"{label} may also be {media}", (*here, "content", media)))
             else:
-                section.changes += self._schema(old_content[media].get("schema", {}), media_obj.get("schema", {}), f"{label} body", (*here, "content", media, "schema"), endpoint)
+                section.changes += self._schema(
+                    old_content[media].get("schema", {}),
+                    media_obj.get("schema", {}),
+                    f"{label} body",
+                    (*here, "content", media, "schema"),
+                    endpoint,
+                )
         for media in old_content:
             if media not in new_content:
                 section.changes.append(Change(f"{label} is no longer {media}", (*here, "content")))
 
-    def _headers(self, section: _Section, old: Mapping[str, Any], new: Mapping[str, Any], label: str, here: Path) -> None:
+    def _headers(
+        self, section: _Section, old: Mapping[str, Any], new: Mapping[str, Any], label: str, here: Path
+    ) -> None:
         old_headers, new_headers = old.get("headers", {}), new.get("headers", {})
         for name, header in new_headers.items():
             header = _resolve(self.reference, header)
             where: Path = (*here, "headers", name)
             if name not in old_headers:
                 required = "required" if header.get("required") else "optional"
-                section.changes.append(Change(f"{label} adds {required} header {name}: {self._phrase(self.reference, header.get('schema', {}))}", where))
+                section.changes.append(
+                    Change(
+                        f"{label} adds {required} header {name}: {self._phrase(self.reference, header.get('schema', {}))}",
+                        where,
+                    )
+                )
             else:
-                section.changes += self._schema(_resolve(self.docs, old_headers[name]).get("schema", {}), header.get("schema", {}), f"{label} header {name}", (*where, "schema"))
+                section.changes += self._schema(
+                    _resolve(self.docs, old_headers[name]).get("schema", {}),
+                    header.get("schema", {}),
+                    f"{label} header {name}",
+                    (*where, "schema"),
+                )
 
     # -- shared objects ---------------------------------------------------------------------
 
@@ -237,7 +306,9 @@ class _Walker:
 
     # -- schemas ----------------------------------------------------------------------------
 
-    def _schema(self, old: Mapping[str, Any], new: Mapping[str, Any], label: str, here: Path, user: str = "") -> list[Change]:
+    def _schema(
+        self, old: Mapping[str, Any], new: Mapping[str, Any], label: str, here: Path, user: str = ""
+    ) -> list[Change]:
         old_name, new_name = _ref_name(old), _ref_name(new)
         if old_name and old_name == new_name and self._is_shared_object(old_name):
             # Compared once in its own section (which is left out if nothing differs).
@@ -246,7 +317,11 @@ class _Walker:
         component: Path | None = ("components", "schemas", new_name) if new_name else None
         old_s, new_s = self._resolve_schema(self.docs, old), self._resolve_schema(self.reference, new)
         changes: list[Change] = []
-        name = f"`{label}`" if label and not label.startswith(("request", "response", "query", "path", "header")) else label
+        name = (
+            f"`{label}`"
+            if label and not label.startswith(("request", "response", "query", "path", "header"))
+            else label
+        )
         own = self._shape(old_s, new_s, name, here) + self._bounds(old_s, new_s, name, here)
         changes += [Change(c.text, c.path, _under(component, c.path, here)) for c in own]
         changes += self._properties(old_s, new_s, label, here, user)
@@ -264,7 +339,9 @@ class _Walker:
             gone = [v for v in old_enum if v not in new_enum]
             came = [v for v in new_enum if v not in old_enum]
             if gone and came:
-                changes.append(Change(f"the docs say {subject} {_values(gone)}; the SDKs expect {_values(came)}", (*here, "enum")))
+                changes.append(
+                    Change(f"the docs say {subject} {_values(gone)}; the SDKs expect {_values(came)}", (*here, "enum"))
+                )
             elif came:
                 changes.append(Change(f"{subject} also allows {_values(came)}", (*here, "enum")))
             else:
@@ -275,7 +352,10 @@ class _Walker:
             changes.append(Change(f"{subject}: {kind} are now {_values(new_enum)} (the docs give none)", here))
         elif old_enum and not new_enum and not _is_open_string(new):
             changes.append(Change(f"{subject} is no longer limited to {_values(old_enum)}", here))
-        old_plain, new_plain = self._phrase(self.docs, old, with_null=False, with_enum=False), self._phrase(self.reference, new, with_null=False, with_enum=False)
+        old_plain, new_plain = (
+            self._phrase(self.docs, old, with_null=False, with_enum=False),
+            self._phrase(self.reference, new, with_null=False, with_enum=False),
+        )
         if old_plain != new_plain:
             changes.append(Change(f"{subject} changes from {old_plain} to {new_plain}", here))
         if new_null and not old_null:
@@ -284,14 +364,27 @@ class _Walker:
             changes.append(Change(f"{subject} can no longer be null", here))
         if old.get("default") != new.get("default"):
             if "default" in new:
-                changes.append(Change(f"{subject} defaults to {new['default']!r}" + (f" (the docs say {old['default']!r})" if "default" in old else " (the docs give no default)"), here))
+                changes.append(
+                    Change(
+                        f"{subject} defaults to {new['default']!r}"
+                        + (
+                            f" (the docs say {old['default']!r})" if "default" in old else " (the docs give no default)"
+                        ),
+                        here,
+                    )
+                )
             else:
                 changes.append(Change(f"{subject} loses its default {old['default']!r}", here))
         return changes
 
     def _bounds(self, old: Mapping[str, Any], new: Mapping[str, Any], name: str, here: Path) -> list[Change]:
         changes: list[Change] = []
-        for low, high, what in (("minimum", "maximum", "range"), ("minLength", "maxLength", "length"), ("minProperties", "maxProperties", "number of fields"), ("minItems", "maxItems", "number of items")):
+        for low, high, what in (
+            ("minimum", "maximum", "range"),
+            ("minLength", "maxLength", "length"),
+            ("minProperties", "maxProperties", "number of fields"),
+            ("minItems", "maxItems", "number of items"),
+        ):
             before, after = (old.get(low), old.get(high)), (new.get(low), new.get(high))
             if before != after:
                 was = f" (the docs say {_range(*before)})" if before != (None, None) else " (the docs give no limit)"
@@ -300,7 +393,9 @@ class _Walker:
             changes.append(Change(f"{name or 'the value'} must be a valid {new['format']}", here))
         return changes
 
-    def _properties(self, old: Mapping[str, Any], new: Mapping[str, Any], label: str, here: Path, user: str) -> list[Change]:
+    def _properties(
+        self, old: Mapping[str, Any], new: Mapping[str, Any], label: str, here: Path, user: str
+    ) -> list[Change]:
         old_props, new_props = old.get("properties", {}), new.get("properties", {})
         if not old_props and not new_props:
             return []
@@ -340,7 +435,9 @@ class _Walker:
         target = self._resolve_schema(document, _resolve(document, {"$ref": schema["$ref"]}))
         return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
 
-    def _phrase(self, document: Mapping[str, Any], schema: Mapping[str, Any], with_null: bool = True, with_enum: bool = True) -> str:
+    def _phrase(
+        self, document: Mapping[str, Any], schema: Mapping[str, Any], with_null: bool = True, with_enum: bool = True
+    ) -> str:
         """A short human description of a schema's shape: 'string or null', 'a file or `X`'."""
         name = _ref_name(schema)
         schema = self._resolve_schema(document, schema)
@@ -350,13 +447,20 @@ class _Walker:
                 # "any string, known values ..." is still a string; the values are reported as an enum change
                 words = ["any string" if with_enum else "string"]
             else:
-                words = [self._phrase(document, b, with_null=False, with_enum=with_enum) for b in branches if _types(self._resolve_schema(document, b)) != {NULL}]
+                words = [
+                    self._phrase(document, b, with_null=False, with_enum=with_enum)
+                    for b in branches
+                    if _types(self._resolve_schema(document, b)) != {NULL}
+                ]
             text = " or ".join(dict.fromkeys(words))
         elif name and "properties" in schema:
             text = f"`{name}` object"
         else:
             types = [t for t in _type_list(schema) if t != NULL]
-            text = " or ".join("a file" if schema.get("format") == "binary" and t == "string" else t for t in types) or "anything"
+            text = (
+                " or ".join("a file" if schema.get("format") == "binary" and t == "string" else t for t in types)
+                or "anything"
+            )
             if with_enum and _enum(schema):
                 text = f"one of {_values(_enum(schema))}"
         if with_null and NULL in _types(schema):
@@ -368,7 +472,12 @@ class _Walker:
 
 
 def _operations(document: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
-    return {(method, path): item[method] for path, item in document.get("paths", {}).items() for method in HTTP_METHODS if method in item}
+    return {
+        (method, path): item[method]
+        for path, item in document.get("paths", {}).items()
+        for method in HTTP_METHODS
+        if method in item
+    }
 
 
 def _resolve(document: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -416,7 +525,7 @@ def _under(component: Path | None, path: Path, here: Path) -> Path | None:
     """`path` re-rooted at the component a $ref points to (the same spot, seen from there)."""
     if component is None:
         return None
-    return (*component, *path[len(here):])
+    return (*component, *path[len(here) :])
 
 
 def _values(values: list[Any]) -> str:

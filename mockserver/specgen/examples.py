@@ -57,7 +57,9 @@ def check_examples(document: Mapping[str, Any], document_name: str, page_name: s
         validator = schema_validator(document, example.schema)
         for error in sorted(validator.iter_errors(example.value), key=lambda e: list(e.absolute_path)):
             at = "/" + "/".join(str(p) for p in error.absolute_path)
-            where = f"{page_name}:{example.source_line}: " if page_name and example.source_line else f"{document_name}: "
+            where = (
+                f"{page_name}:{example.source_line}: " if page_name and example.source_line else f"{document_name}: "
+            )
             problems.append(f"{where}{example.where} does not match its schema at {at}: {error.message}")
     if problems:
         raise ExampleError("\n".join(problems))

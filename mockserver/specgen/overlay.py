@@ -69,7 +69,9 @@ def parse_jsonpath(expression: str) -> list[Segment]:
             raw = match.group(1) if match.group(1) is not None else match.group(2)
             segments.append(re.sub(r"\\(.)", r"\1", raw))
         else:
-            raise OverlayError(f"unsupported JSONPath `{expression}` at character {position + 1} (`{rest[:12]}`): {SUPPORTED}")
+            raise OverlayError(
+                f"unsupported JSONPath `{expression}` at character {position + 1} (`{rest[:12]}`): {SUPPORTED}"
+            )
         position += match.end()
     return segments
 
@@ -99,7 +101,9 @@ def get(document: Any, path: Path) -> Any:
     return node
 
 
-def apply_overlay(document: dict[str, Any], overlay: Any, overlay_name: str, overlay_text: str = "") -> tuple[dict[str, Any], list[AppliedAction]]:
+def apply_overlay(
+    document: dict[str, Any], overlay: Any, overlay_name: str, overlay_text: str = ""
+) -> tuple[dict[str, Any], list[AppliedAction]]:
     """Return a changed copy of `document` and what each action touched (for `spec diff`)."""
     actions = _check_overlay(overlay, overlay_name)
     lines = _action_lines(overlay_text)
@@ -131,7 +135,9 @@ def _check_overlay(overlay: Any, name: str) -> list[dict[str, Any]]:
         raise OverlayError(f"{name}: an overlay document must be a mapping with `overlay`, `info` and `actions`")
     version = str(overlay.get("overlay", ""))
     if not re.fullmatch(r"1\.0\.\d+", version):
-        raise OverlayError(f"{name}: `overlay: {version or '(missing)'}` is not supported; this tool reads Overlay 1.0.x")
+        raise OverlayError(
+            f"{name}: `overlay: {version or '(missing)'}` is not supported; this tool reads Overlay 1.0.x"
+        )
     info = overlay.get("info")
     if not isinstance(info, Mapping) or "title" not in info or "version" not in info:
         raise OverlayError(f"{name}: `info` with `title` and `version` is required")
@@ -182,7 +188,9 @@ def _update(document: Any, path: Path, update: Any, label: str) -> list[Path]:
         node.append(copy.deepcopy(update))
         return [(*path, len(node) - 1)]
     if not isinstance(node, dict) or not isinstance(update, Mapping):
-        raise OverlayError(f"{label}: an update must be an object merged into an object (or an entry appended to an array); here the target is {_kind(node)} and the update is {_kind(update)}")
+        raise OverlayError(
+            f"{label}: an update must be an object merged into an object (or an entry appended to an array); here the target is {_kind(node)} and the update is {_kind(update)}"
+        )
     return _merge(node, update, path, label)
 
 
@@ -203,7 +211,9 @@ def _merge(target: dict[str, Any], update: Mapping[str, Any], path: Path, label:
             touched.append(here)
         else:
             where = "/".join(str(k) for k in here)
-            raise OverlayError(f"{label}: cannot merge {_kind(value)} into {_kind(target[key])} at `{where}`; remove the old value first")
+            raise OverlayError(
+                f"{label}: cannot merge {_kind(value)} into {_kind(target[key])} at `{where}`; remove the old value first"
+            )
     return touched
 
 

@@ -34,7 +34,15 @@ RESPONSES_LABEL = "响应格式"
 FIELDS_LABEL = "响应字段说明"
 HEADERS_LABEL = "响应头说明"
 ERRORS_LABEL = "错误响应"
-ALL_LABELS = {ENDPOINT_LABEL, REQUEST_EXAMPLE_LABEL, RESPONSES_LABEL, FIELDS_LABEL, HEADERS_LABEL, ERRORS_LABEL, *PARAMETER_LABELS}
+ALL_LABELS = {
+    ENDPOINT_LABEL,
+    REQUEST_EXAMPLE_LABEL,
+    RESPONSES_LABEL,
+    FIELDS_LABEL,
+    HEADERS_LABEL,
+    ERRORS_LABEL,
+    *PARAMETER_LABELS,
+}
 
 # Column titles -> the meaning we give them.
 COLUMN_MEANINGS = {"参数": "name", "字段": "name", "类型": "type", "必填": "required", "描述": "description"}
@@ -188,10 +196,14 @@ class _PageReader:
     def _finish(self, title: str) -> Page:
         intro = [text for _, text in self.intro]
         if not self.operations:
-            raise self.fail(len(self.lines), f"no operation found: expected a heading, `{ENDPOINT_LABEL}` and `METHOD /path`")
+            raise self.fail(
+                len(self.lines), f"no operation found: expected a heading, `{ENDPOINT_LABEL}` and `METHOD /path`"
+            )
         for operation in self.operations:
             if not operation.method:
-                raise self.fail(operation.line, f"operation `{operation.title}` has `{ENDPOINT_LABEL}` but no `METHOD /path` line")
+                raise self.fail(
+                    operation.line, f"operation `{operation.title}` has `{ENDPOINT_LABEL}` but no `METHOD /path` line"
+                )
         return Page(self.source, title, intro, self.operations, self.errors)
 
     # -- blocks ----------------------------------------------------------------------------
@@ -202,7 +214,10 @@ class _PageReader:
         elif label == ERRORS_LABEL:
             self.in_errors = True
         elif self.current is None or self.in_errors:
-            raise self.fail(number, f"`{label}` appears outside an operation (before the first `{ENDPOINT_LABEL}` or after `{ERRORS_LABEL}`)")
+            raise self.fail(
+                number,
+                f"`{label}` appears outside an operation (before the first `{ENDPOINT_LABEL}` or after `{ERRORS_LABEL}`)",
+            )
         self.label = label
 
     def _start_operation(self, number: int) -> None:
@@ -225,7 +240,9 @@ class _PageReader:
         operation = self.current
         assert operation is not None  # _enter_label created it
         if operation.method:
-            raise self.fail(number, f"second endpoint line in operation `{operation.title}` (first at line {operation.path_line})")
+            raise self.fail(
+                number, f"second endpoint line in operation `{operation.title}` (first at line {operation.path_line})"
+            )
         operation.method, operation.path, operation.path_line = match.group(1), match.group(2), number
 
     def _read_text(self, text: str, number: int) -> None:
@@ -236,7 +253,9 @@ class _PageReader:
         if self.label == ENDPOINT_LABEL and self.current and not self.current.method:
             raise self.fail(number, f"expected `METHOD /path` after `{ENDPOINT_LABEL}`, got `{text}`")
         if self.in_errors:
-            raise self.fail(number, f"unexpected text in the error list: `{text}` (expected `NNN - description` or JSON)")
+            raise self.fail(
+                number, f"unexpected text in the error list: `{text}` (expected `NNN - description` or JSON)"
+            )
         # Anything else is a heading or description of the next operation.
         self.pending_text.append((number, text))
         self.label = None
@@ -275,7 +294,9 @@ class _PageReader:
             raise self.fail(number, "table row has an empty name cell")
         type_word = values["type"]
         if type_word not in KNOWN_TYPES:
-            raise self.fail(number, f"unknown type `{type_word}` for `{values['name']}` (known types: {', '.join(KNOWN_TYPES)})")
+            raise self.fail(
+                number, f"unknown type `{type_word}` for `{values['name']}` (known types: {', '.join(KNOWN_TYPES)})"
+            )
         required = None
         if "required" in values:
             if values["required"] not in REQUIRED_WORDS:
@@ -338,7 +359,10 @@ class _PageReader:
         if not responses:
             raise self.fail(example.line, "JSON example without a status line (`200 - ...`) above it")
         if responses[-1].example is not None:
-            raise self.fail(example.line, f"second JSON example for response {responses[-1].status} (first at line {responses[-1].example.line})")
+            raise self.fail(
+                example.line,
+                f"second JSON example for response {responses[-1].status} (first at line {responses[-1].example.line})",
+            )
         responses[-1].example = example
 
     def _read_curl(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from mockserver.store.base import Character, Page, Store, StoreError
 from mockserver.store.memory import MemoryStore
 
-__all__ = ["Character", "MemoryStore", "Page", "Store", "StoreError", "open_store", "SCHEMES"]
+__all__ = ["SCHEMES", "Character", "MemoryStore", "Page", "Store", "StoreError", "open_store"]
 
 SCHEMES = ("memory:", "sqlite:///PATH", "redis://HOST:PORT/DB")
 

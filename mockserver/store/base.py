@@ -14,10 +14,11 @@ a Redis compare-and-set script), so two workers hitting one rate limit count eve
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from mockserver.jobs import Job, Outcome
+from mockserver.core.jobs import Job, Outcome
 
 T = TypeVar("T")
 # `update` hands the current document (None if absent) to a function returning (new document or
@@ -50,15 +51,18 @@ class Store(Protocol):
     # -- jobs ------------------------------------------------------------------------------
     def add(self, job: Job) -> None:
         """Record a job and schedule its announcement at the time it finishes."""
+
     def get(self, job_id: str) -> Job | None: ...
     def delete(self, job_id: str) -> bool: ...
     def page(self, owner: str, *, after: str | None, limit: int, descending: bool) -> Page:
         """Jobs of one owner in creation order; a deleted `after` still works as a cursor."""
+
     def __len__(self) -> int: ...
 
     # -- announcements -----------------------------------------------------------------------
     def claim_due(self, now: float, limit: int = 100) -> list[str]:
         """Ids of jobs finished by `now` and not claimed before; each id is returned once, to one caller."""
+
     def next_due(self) -> float | None:
         """The earliest unclaimed finish time."""
 
@@ -68,9 +72,11 @@ class Store(Protocol):
     def get_doc(self, kind: str, doc_id: str) -> Any: ...
     def put_doc(self, kind: str, doc_id: str, doc: Any, *, keep: int | None = None) -> None:
         """Insert or replace; a replaced document keeps its place. `keep`: drop the oldest beyond N."""
+
     def update(self, kind: str, doc_id: str, change: Updater[T]) -> T: ...
     def docs(self, kind: str) -> list[Any]:
         """Every document of a kind, oldest first."""
+
     def delete_docs(self, kind: str, ids: Iterable[str] | None = None) -> int:
         """The given ids, or (None) every document of the kind; returns how many went."""
 
@@ -81,6 +87,7 @@ class Store(Protocol):
     # -- everything --------------------------------------------------------------------------
     def clear(self) -> None:
         """Forget everything: jobs, characters, documents, counters."""
+
     def close(self) -> None: ...
 
 
@@ -90,10 +97,18 @@ class Store(Protocol):
 def job_to_json(job: Job) -> dict[str, Any]:
     # Spelled out rather than dataclasses.asdict, which deep-copies and costs several times more.
     return {
-        "id": job.id, "owner": job.owner, "model": job.model, "prompt": job.prompt, "size": job.size,
-        "seconds": job.seconds, "created_at": job.created_at, "queue_seconds": job.queue_seconds,
-        "render_seconds": job.render_seconds, "outcome": outcome_to_json(job.outcome),
-        "remixed_from_video_id": job.remixed_from_video_id, "extras": job.extras,
+        "id": job.id,
+        "owner": job.owner,
+        "model": job.model,
+        "prompt": job.prompt,
+        "size": job.size,
+        "seconds": job.seconds,
+        "created_at": job.created_at,
+        "queue_seconds": job.queue_seconds,
+        "render_seconds": job.render_seconds,
+        "outcome": outcome_to_json(job.outcome),
+        "remixed_from_video_id": job.remixed_from_video_id,
+        "extras": job.extras,
     }
 
 

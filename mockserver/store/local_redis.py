@@ -12,8 +12,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 INSTALL_HINT = "Debian/Ubuntu: apt-get install redis-server; ./scripts/ensure-redis does it in CI"
 

@@ -11,9 +11,10 @@ import heapq
 import itertools
 import threading
 from collections import OrderedDict, defaultdict
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
-from mockserver.jobs import Job
+from mockserver.core.jobs import Job
 from mockserver.store.base import Page, T, Updater, finish_time
 
 

@@ -25,15 +25,16 @@ import functools
 import json
 import random
 import time
-from typing import Any, Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from mockserver.jobs import Job
-from mockserver.jsonbody import dumps_text
+from mockserver.core.jobs import Job
+from mockserver.core.jsonbody import dumps_text
 from mockserver.store.base import Page, StoreError, T, Updater, finish_time, job_from_json, job_to_json
 
 DEFAULT_PREFIX = "mockserver:"
@@ -128,7 +129,9 @@ end
 """
 
 # KEYS: docs, order.  ARGV: id, json, keep ('' for no bound).
-_PUT_DOC = _APPEND + """
+_PUT_DOC = (
+    _APPEND
+    + """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 append(KEYS[2], ARGV[1])
 if ARGV[3] ~= '' then
@@ -142,10 +145,13 @@ if ARGV[3] ~= '' then
   end
 end
 """
+)
 
 # KEYS: docs, order.  ARGV: id, '1' if the caller saw a document ('0' if none), the bytes it saw,
 # '1' to write ('0' to delete), the new json.  Returns 0, changing nothing, when the document moved on.
-_COMPARE_AND_SET = _APPEND + """
+_COMPARE_AND_SET = (
+    _APPEND
+    + """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if ARGV[2] == '1' then
   if current ~= ARGV[3] then return 0 end
@@ -161,6 +167,7 @@ elseif current then
 end
 return 1
 """
+)
 
 
 # -- the URL -------------------------------------------------------------------------------------
@@ -180,10 +187,14 @@ def _masked(url: str) -> str:
         user_info, _, host = netloc.rpartition("@")
         user = user_info.partition(":")[0]
         netloc = f"{user}:***@{host}"
-    query = "&".join(
-        f"{pair.partition('=')[0]}=***" if pair.partition("=")[0] == "password" else pair
-        for pair in parts.query.split("&")
-    ) if parts.query else ""
+    query = (
+        "&".join(
+            f"{pair.partition('=')[0]}=***" if pair.partition("=")[0] == "password" else pair
+            for pair in parts.query.split("&")
+        )
+        if parts.query
+        else ""
+    )
     return _unsplit(parts._replace(netloc=netloc, query=query))
 
 
@@ -199,8 +210,15 @@ class RedisStore:
     # How often `update` re-runs the caller's function when other writers keep changing the document.
     max_update_attempts = 50
 
-    def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX, url: str = "redis:",
-                 endpoint: str = "Redis", secrets: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        url: str = "redis:",
+        endpoint: str = "Redis",
+        secrets: Iterable[str] = (),
+    ) -> None:
         self.url = url
         self.prefix = prefix
         self._client = client
@@ -226,17 +244,24 @@ class RedisStore:
         options = parse_qsl(parts.query, keep_blank_values=True)
         prefix = dict(options).get("prefix", DEFAULT_PREFIX)
         if not prefix:
-            raise StoreError(f"{display}: prefix= must not be empty (clearing the fake would delete every key "
-                             "of the database); leave it out for the default 'mockserver:'")
+            raise StoreError(
+                f"{display}: prefix= must not be empty (clearing the fake would delete every key "
+                "of the database); leave it out for the default 'mockserver:'"
+            )
         database = parts.path.strip("/") if parts.scheme != "unix" else ""
         database = dict(options).get("db", database)
         if database and not database.isdigit():
-            raise StoreError(f"{display}: the database must be a number, as in redis://localhost:6379/0 "
-                             f"(got {database!r})")
+            raise StoreError(
+                f"{display}: the database must be a number, as in redis://localhost:6379/0 (got {database!r})"
+            )
         # The rest goes to redis-py as written (re-encoding decoded values would decode them twice).
-        rest = _unsplit(parts._replace(query="&".join(
-            pair for pair in parts.query.split("&") if pair and unquote(pair.partition("=")[0]) != "prefix"
-        )))
+        rest = _unsplit(
+            parts._replace(
+                query="&".join(
+                    pair for pair in parts.query.split("&") if pair and unquote(pair.partition("=")[0]) != "prefix"
+                )
+            )
+        )
         try:
             endpoint = parts.path if parts.scheme == "unix" else f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
             client = redis.Redis.from_url(
@@ -255,8 +280,10 @@ class RedisStore:
             client.ping()
         except TypeError as error:  # redis-py passes unknown ?options to the connection
             client.close()
-            raise StoreError(f"{display}: an option Redis does not know ({error}); "
-                             "this store reads prefix=, and redis-py's own options such as socket_timeout=") from None
+            raise StoreError(
+                f"{display}: an option Redis does not know ({error}); "
+                "this store reads prefix=, and redis-py's own options such as socket_timeout="
+            ) from None
         except redis.RedisError as error:
             client.close()
             raise store._error(error, at_start=True) from None
@@ -306,8 +333,10 @@ class RedisStore:
         return int(self._client.hlen(self._jobs))
 
     def add(self, job: Job) -> None:
-        self._add(keys=[self._jobs, self._seq, self._cursor, self._owner_key(job.owner), self._due],
-                  args=[job.id, _dumps(job_to_json(job)), job.owner, repr(finish_time(job))])
+        self._add(
+            keys=[self._jobs, self._seq, self._cursor, self._owner_key(job.owner), self._due],
+            args=[job.id, _dumps(job_to_json(job)), job.owner, repr(finish_time(job))],
+        )
 
     def get(self, job_id: str) -> Job | None:
         record = self._client.hget(self._jobs, job_id)
@@ -321,8 +350,10 @@ class RedisStore:
         return bool(self._delete(keys=[self._jobs, self._owner_key(owner), self._due], args=[job_id]))
 
     def page(self, owner: str, *, after: str | None, limit: int, descending: bool) -> Page:
-        records = self._page(keys=[self._cursor, self._owner_key(owner), self._jobs],
-                             args=[owner, after or "", limit + 1, "1" if descending else "0"])
+        records = self._page(
+            keys=[self._cursor, self._owner_key(owner), self._jobs],
+            args=[owner, after or "", limit + 1, "1" if descending else "0"],
+        )
         jobs = [job_from_json(json.loads(record)) for record in records[:limit] if record is not None]
         return Page(jobs, len(records) > limit)
 
@@ -352,16 +383,24 @@ class RedisStore:
         for attempt in range(self.max_update_attempts):
             seen = self._client.hget(keys[0], doc_id)
             new, result = change(None if seen is None else json.loads(seen))
-            written = self._compare_and_set(keys=keys, args=[
-                doc_id, "0" if seen is None else "1", seen or b"", "0" if new is None else "1",
-                "" if new is None else _dumps(new),
-            ])
+            written = self._compare_and_set(
+                keys=keys,
+                args=[
+                    doc_id,
+                    "0" if seen is None else "1",
+                    seen or b"",
+                    "0" if new is None else "1",
+                    "" if new is None else _dumps(new),
+                ],
+            )
             if written:
                 return result
             if attempt >= 2:  # others keep winning: step aside for a moment, with jitter so we do not collide again
                 time.sleep(random.uniform(0, min(0.02, 0.0005 * 2**attempt)))
-        raise StoreError(f"gave up updating {kind}/{doc_id} on Redis at {self._endpoint}: other writers changed "
-                         f"it {self.max_update_attempts} times in a row")
+        raise StoreError(
+            f"gave up updating {kind}/{doc_id} on Redis at {self._endpoint}: other writers changed "
+            f"it {self.max_update_attempts} times in a row"
+        )
 
     def docs(self, kind: str) -> list[Any]:
         docs_key, order_key = self._kind_keys(kind)
@@ -400,7 +439,21 @@ def _reported(method: _F) -> _F:
     return call  # type: ignore[return-value]
 
 
-for _name in ("clear", "__len__", "add", "get", "delete", "page", "claim_due", "next_due", "get_doc", "put_doc",
-              "update", "docs", "delete_docs", "next_number"):
+for _name in (
+    "clear",
+    "__len__",
+    "add",
+    "get",
+    "delete",
+    "page",
+    "claim_due",
+    "next_due",
+    "get_doc",
+    "put_doc",
+    "update",
+    "docs",
+    "delete_docs",
+    "next_number",
+):
     setattr(RedisStore, _name, _reported(getattr(RedisStore, _name)))
 del _name

@@ -19,11 +19,12 @@ import sqlite3
 import threading
 import time
 import weakref
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from mockserver.jobs import Job
-from mockserver.jsonbody import dumps_text
+from mockserver.core.jobs import Job
+from mockserver.core.jsonbody import dumps_text
 from mockserver.store.base import Page, StoreError, T, Updater, finish_time, job_from_json, job_to_json
 
 RIGHT_FORM = "sqlite:///path/to/file.db (three slashes, then the path; four for an absolute path)"
@@ -80,8 +81,14 @@ _CURSOR = "(SELECT seq FROM jobs WHERE id = ?2 AND owner = ?1)"
 _PAGES = {
     (False, False): "SELECT body FROM jobs WHERE owner = ?1 AND body IS NOT NULL ORDER BY seq LIMIT ?3",
     (True, False): "SELECT body FROM jobs WHERE owner = ?1 AND body IS NOT NULL ORDER BY seq DESC LIMIT ?3",
-    (False, True): f"SELECT body FROM jobs WHERE owner = ?1 AND body IS NOT NULL AND seq > {_CURSOR} ORDER BY seq LIMIT ?3",
-    (True, True): f"SELECT body FROM jobs WHERE owner = ?1 AND body IS NOT NULL AND seq < {_CURSOR} ORDER BY seq DESC LIMIT ?3",
+    (
+        False,
+        True,
+    ): f"SELECT body FROM jobs WHERE owner = ?1 AND body IS NOT NULL AND seq > {_CURSOR} ORDER BY seq LIMIT ?3",
+    (
+        True,
+        True,
+    ): f"SELECT body FROM jobs WHERE owner = ?1 AND body IS NOT NULL AND seq < {_CURSOR} ORDER BY seq DESC LIMIT ?3",
 }
 _ANY_DUE = "SELECT 1 FROM jobs WHERE due <= ? LIMIT 1"
 _DUE = "SELECT seq, id FROM jobs WHERE due <= ? ORDER BY due, seq LIMIT ?"
@@ -89,21 +96,25 @@ _CLAIM = "UPDATE jobs SET due = NULL WHERE seq = ?"
 _NEXT_DUE = "SELECT due FROM jobs WHERE due IS NOT NULL ORDER BY due LIMIT 1"
 
 _GET_DOC = "SELECT body FROM docs WHERE kind = ? AND id = ?"
-_PUT_DOC = "INSERT INTO docs (kind, id, body) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body"
+_PUT_DOC = (
+    "INSERT INTO docs (kind, id, body) VALUES (?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body"
+)
 _DOC_COUNT = "SELECT n FROM doc_counts WHERE kind = ?"
 _TRIM = "DELETE FROM docs WHERE seq IN (SELECT seq FROM docs WHERE kind = ? ORDER BY seq LIMIT ?)"
 _DELETE_DOC = "DELETE FROM docs WHERE kind = ? AND id = ?"
 _DELETE_KIND = "DELETE FROM docs WHERE kind = ?"
 _DOCS = "SELECT body FROM docs WHERE kind = ? ORDER BY seq"
 
-_NEXT_NUMBER = "INSERT INTO numbers (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
+_NEXT_NUMBER = (
+    "INSERT INTO numbers (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
+)
 
 
 def path_from_url(url: str) -> Path:
     """The absolute file path of a `sqlite:///` URL; anything else raises StoreError showing the right form."""
     if not url.startswith("sqlite:"):
         raise StoreError(f"{url!r} is not a SQLite store URL: write {RIGHT_FORM}")
-    rest = url[len("sqlite:"):]
+    rest = url[len("sqlite:") :]
     path = rest[3:] if rest.startswith("///") else ""
     if not path and rest.strip("/"):
         raise StoreError(
@@ -119,7 +130,9 @@ def path_from_url(url: str) -> Path:
         )
     file = Path(path).absolute()  # fixed now: a later chdir must not move the store
     if not file.parent.is_dir():
-        raise StoreError(f"store URL {url!r}: directory {str(file.parent)!r} does not exist; create it or write {RIGHT_FORM}")
+        raise StoreError(
+            f"store URL {url!r}: directory {str(file.parent)!r} does not exist; create it or write {RIGHT_FORM}"
+        )
     if file.is_dir():
         raise StoreError(f"store URL {url!r}: {str(file)!r} is a directory; name a file in it: {RIGHT_FORM}")
     return file
@@ -219,7 +232,7 @@ class SQLiteStore:
                 return self._open_once()
             except sqlite3.OperationalError as error:
                 self.close()
-                if "locked" not in str(error) and "busy" not in str(error) or time.monotonic() + pause > deadline:
+                if ("locked" not in str(error) and "busy" not in str(error)) or time.monotonic() + pause > deadline:
                     raise StoreError(f"cannot use {str(self.path)!r} as a mockserver SQLite store: {error}") from None
                 time.sleep(pause)
                 pause = min(pause * 2, 0.2)
@@ -229,7 +242,9 @@ class SQLiteStore:
             db = self._connect()
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
-                raise StoreError(f"{self.path}: SQLite could not switch to WAL mode (got {mode!r}); use a local, writable disk")
+                raise StoreError(
+                    f"{self.path}: SQLite could not switch to WAL mode (got {mode!r}); use a local, writable disk"
+                )
             found = self._version(db)
             if found != SCHEMA_VERSION:
                 # Several workers may open a new file at the same moment: the write lock lets one migrate

@@ -16,31 +16,87 @@ from __future__ import annotations
 
 import numbers
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import unquote
 
 Predicate = Callable[[Any], bool]
 
 # The keywords jsonschema's Draft202012Validator acts on (its VALIDATORS); any other key in a
 # schema is an annotation it ignores (description, default, example, x-..., OpenAPI's nullable).
-JSONSCHEMA_KEYWORDS = frozenset({
-    "$dynamicRef", "$ref", "additionalProperties", "allOf", "anyOf", "const", "contains",
-    "dependentRequired", "dependentSchemas", "enum", "exclusiveMaximum", "exclusiveMinimum", "format",
-    "if", "items", "maxItems", "maxLength", "maxProperties", "maximum", "minItems", "minLength",
-    "minProperties", "minimum", "multipleOf", "not", "oneOf", "pattern", "patternProperties",
-    "prefixItems", "properties", "propertyNames", "required", "type", "unevaluatedItems",
-    "unevaluatedProperties", "uniqueItems",
-})
+JSONSCHEMA_KEYWORDS = frozenset(
+    {
+        "$dynamicRef",
+        "$ref",
+        "additionalProperties",
+        "allOf",
+        "anyOf",
+        "const",
+        "contains",
+        "dependentRequired",
+        "dependentSchemas",
+        "enum",
+        "exclusiveMaximum",
+        "exclusiveMinimum",
+        "format",
+        "if",
+        "items",
+        "maxItems",
+        "maxLength",
+        "maxProperties",
+        "maximum",
+        "minItems",
+        "minLength",
+        "minProperties",
+        "minimum",
+        "multipleOf",
+        "not",
+        "oneOf",
+        "pattern",
+        "patternProperties",
+        "prefixItems",
+        "properties",
+        "propertyNames",
+        "required",
+        "type",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "uniqueItems",
+    }
+)
 # What this module compiles. `format` asserts nothing without a format checker, as here.
-SUPPORTED = frozenset({
-    "$ref", "additionalProperties", "allOf", "anyOf", "const", "enum", "exclusiveMaximum",
-    "exclusiveMinimum", "format", "items", "maxItems", "maxLength", "maxProperties", "maximum",
-    "minItems", "minLength", "minProperties", "minimum", "not", "oneOf", "pattern", "properties",
-    "required", "type",
-})
+SUPPORTED = frozenset(
+    {
+        "$ref",
+        "additionalProperties",
+        "allOf",
+        "anyOf",
+        "const",
+        "enum",
+        "exclusiveMaximum",
+        "exclusiveMinimum",
+        "format",
+        "items",
+        "maxItems",
+        "maxLength",
+        "maxProperties",
+        "maximum",
+        "minItems",
+        "minLength",
+        "minProperties",
+        "minimum",
+        "not",
+        "oneOf",
+        "pattern",
+        "properties",
+        "required",
+        "type",
+    }
+)
 # Keys that change how references resolve; a schema using them is left to jsonschema.
-_SCOPE_KEYS = frozenset({"$id", "$anchor", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor", "$schema", "$vocabulary"})
+_SCOPE_KEYS = frozenset(
+    {"$id", "$anchor", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor", "$schema", "$vocabulary"}
+)
 
 
 class Unsupported(Exception):

@@ -9,22 +9,32 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mockserver.contract import Vocabulary
-from mockserver.jobs import Job, JobState, Phase
+from mockserver.contract.loading import Vocabulary
+from mockserver.core.jobs import Job, JobState, Phase
 from mockserver.store import Character
-
 
 # The Video fields these shapes can fill; a contract may declare fewer (and others, left out).
 _FILLED = (
-    "id", "object", "model", "status", "progress", "created_at", "completed_at", "expires_at",
-    "prompt", "size", "seconds", "remixed_from_video_id", "error",
+    "id",
+    "object",
+    "model",
+    "status",
+    "progress",
+    "created_at",
+    "completed_at",
+    "expires_at",
+    "prompt",
+    "size",
+    "seconds",
+    "remixed_from_video_id",
+    "error",
 )
 
 
 class VideoShape:
     """The Video document of one vocabulary, compiled once: its fields in order, and which may be left out."""
 
-    __slots__ = ("status_names", "fields")
+    __slots__ = ("fields", "status_names")
 
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.status_names = dict(vocabulary.status_names)

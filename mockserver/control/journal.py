@@ -11,19 +11,20 @@ Control-API calls (`/__mock/...`) are not journaled.
 from __future__ import annotations
 
 import fnmatch
-import logging
 import itertools
+import logging
 from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.types import Scope
 
-from mockserver.auth import mask
 from mockserver.config import DEFAULT_JOURNAL_SIZE
-from mockserver.faults import ANONYMOUS
-from mockserver.service import owner_of
+from mockserver.control.faults import ANONYMOUS
+from mockserver.core.videos import owner_of
+from mockserver.http.auth import mask
 from mockserver.store import Store, StoreError
 
 log = logging.getLogger("mockserver")
@@ -81,10 +82,20 @@ class RawEntry:
     def entry(self, admin_token: str | None) -> Entry:
         headers, owner, key = _masked_headers(self.headers, admin_token)
         return Entry(
-            seq=self.seq, time=self.time, virtual_time=self.virtual_time, method=self.method, path=self.path,
-            query=_query(self.query), headers=headers, body=self.body,
-            uploads={name: dict(upload) for name, upload in (self.uploads or {}).items()}, status=self.status,
-            owner=owner, key=key, request_id=self.request_id, fault=self.fault,
+            seq=self.seq,
+            time=self.time,
+            virtual_time=self.virtual_time,
+            method=self.method,
+            path=self.path,
+            query=_query(self.query),
+            headers=headers,
+            body=self.body,
+            uploads={name: dict(upload) for name, upload in (self.uploads or {}).items()},
+            status=self.status,
+            owner=owner,
+            key=key,
+            request_id=self.request_id,
+            fault=self.fault,
         )
 
 
@@ -120,7 +131,9 @@ class Journal:
             return
         self.store.put_doc(self.KIND, str(entry.seq), entry.to_json(), keep=self.size)
 
-    def record(self, scope: Scope, status: int, started: tuple[float, float], request_id: str, fault: str | None) -> None:
+    def record(
+        self, scope: Scope, status: int, started: tuple[float, float], request_id: str, fault: str | None
+    ) -> None:
         """One API request as its response starts; `started` is (wall, virtual) time when it arrived.
 
         The request pipeline calls this before the response goes out, so a client that has its
@@ -134,9 +147,18 @@ class Journal:
             # A RawEntry's fields, in order. The server's header list is kept, not copied: it is made
             # for this request and nothing changes it after (the pipeline and handlers only read it).
             fields = (
-                self.next_seq(), started[0], started[1], scope["method"], scope["path"],
-                scope.get("query_string", b""), scope.get("headers", ()),
-                state.get(STATE_BODY), state.get(STATE_UPLOADS), status, request_id, fault,
+                self.next_seq(),
+                started[0],
+                started[1],
+                scope["method"],
+                scope["path"],
+                scope.get("query_string", b""),
+                scope.get("headers", ()),
+                state.get(STATE_BODY),
+                state.get(STATE_UPLOADS),
+                status,
+                request_id,
+                fault,
             )
             if self._ring is not None:
                 # A plain tuple: this runs on every request, and in the running server each call
@@ -200,7 +222,9 @@ class Journal:
         return len(before) - len(kept)
 
 
-def _masked_headers(raw: Iterable[tuple[bytes, bytes]], admin_token: str | None) -> tuple[dict[str, str], str, str | None]:
+def _masked_headers(
+    raw: Iterable[tuple[bytes, bytes]], admin_token: str | None
+) -> tuple[dict[str, str], str, str | None]:
     headers: dict[str, str] = {}
     owner, key = ANONYMOUS, None
     for name_bytes, value_bytes in raw:
@@ -221,5 +245,3 @@ def _masked_headers(raw: Iterable[tuple[bytes, bytes]], admin_token: str | None)
 
 def _query(raw: bytes) -> dict[str, list[str]]:
     return parse_qs(raw.decode("latin-1"), keep_blank_values=True) if raw else {}
-
-

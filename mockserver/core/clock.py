@@ -7,9 +7,10 @@ job at once. The settings are plain data so that a shared store can hold them fo
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,9 @@ class Clock:
 
     def _reanchor(self, **changes: float | bool) -> ClockSettings:
         # Re-anchoring at "now" keeps virtual time continuous across every change of speed or freeze.
-        return self._change(lambda current, real: replace(current, anchor_real=real, anchor_virtual=current.at(real), **changes))
+        return self._change(
+            lambda current, real: replace(current, anchor_real=real, anchor_virtual=current.at(real), **changes)
+        )
 
     def freeze(self) -> ClockSettings:
         return self._reanchor(frozen=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 # Used when the loaded contract has no example naming a `type` for a status.
 _DEFAULT_TYPES = {

@@ -27,23 +27,25 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from mockserver.errors import APIError, bad_request
-from mockserver.jobs import Job
-from mockserver.journal import Entry
+from mockserver.control.journal import Entry
+from mockserver.core.errors import APIError, bad_request
+from mockserver.core.jobs import Job
 
 if TYPE_CHECKING:
     import httpx
-    from mockserver.app import Server
 
-log = logging.getLogger("mockserver.webhooks")
+    from mockserver.http.app import Server
+
+log = logging.getLogger("mockserver.control.webhooks")
 
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_BACKOFF_SECONDS = 1.0
@@ -95,8 +97,14 @@ class Registration:
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Registration:
         return cls(
-            record["id"], record["url"], record["secret"], record["owner"], record["source"] == "startup",
-            record["max_attempts"], record["backoff_seconds"], record["timeout_seconds"],
+            record["id"],
+            record["url"],
+            record["secret"],
+            record["owner"],
+            record["source"] == "startup",
+            record["max_attempts"],
+            record["backoff_seconds"],
+            record["timeout_seconds"],
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -122,7 +130,13 @@ class Fault:
     endpoint: str | None  # a registration id, or None for any
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "mode": self.mode, "remaining": self.remaining, "delay_seconds": self.delay_seconds, "endpoint": self.endpoint}
+        return {
+            "id": self.id,
+            "mode": self.mode,
+            "remaining": self.remaining,
+            "delay_seconds": self.delay_seconds,
+            "endpoint": self.endpoint,
+        }
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Fault:
@@ -191,10 +205,23 @@ class WebhookDispatcher:
     def registrations(self) -> dict[str, Registration]:
         return {doc["id"]: Registration.from_record(doc) for doc in self.store.docs(self.REGISTRATIONS)}
 
-    def register(self, url: str, secret: str, *, owner: str | None, startup: bool = False, max_attempts: int | None = None,
-                 backoff_seconds: float | None = None, timeout_seconds: float | None = None) -> Registration:
+    def register(
+        self,
+        url: str,
+        secret: str,
+        *,
+        owner: str | None,
+        startup: bool = False,
+        max_attempts: int | None = None,
+        backoff_seconds: float | None = None,
+        timeout_seconds: float | None = None,
+    ) -> Registration:
         reg = Registration(
-            _new_id("we"), url, secret, owner, startup,
+            _new_id("we"),
+            url,
+            secret,
+            owner,
+            startup,
             self.max_attempts if max_attempts is None else max_attempts,
             self.backoff_seconds if backoff_seconds is None else backoff_seconds,
             self.timeout_seconds if timeout_seconds is None else timeout_seconds,
@@ -214,16 +241,19 @@ class WebhookDispatcher:
 
     def reset(self, owner: str | None = None) -> None:
         """Drop run-time registrations, deliveries and faults (all, or one key's); start-up endpoints stay."""
-        self.unregister([r.id for r in self.registrations.values() if not r.startup and (owner is None or r.owner == owner)])
+        self.unregister(
+            [r.id for r in self.registrations.values() if not r.startup and (owner is None or r.owner == owner)]
+        )
         if owner is None:
             self.store.delete_docs(self.DELIVERIES)
             self.store.delete_docs(self.FAULTS)
             for task in list(self._sending):
                 task.cancel()  # a retry left over from before the reset must not reach a later test
         else:
-            self.store.delete_docs(self.DELIVERIES, [
-                f"{d['webhook_id']}:{d['copy']}" for d in self.store.docs(self.DELIVERIES) if d["owner"] == owner
-            ])
+            self.store.delete_docs(
+                self.DELIVERIES,
+                [f"{d['webhook_id']}:{d['copy']}" for d in self.store.docs(self.DELIVERIES) if d["owner"] == owner],
+            )
 
     @property
     def faults(self) -> list[Fault]:
@@ -305,7 +335,7 @@ class WebhookDispatcher:
         assert self._wake is not None
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, seconds))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _seconds_to_next(self) -> float:
@@ -348,7 +378,9 @@ class WebhookDispatcher:
             delivery = Delivery(_new_id("wh"), event, reg, job.owner, fault.mode if fault else None)
             self._send(delivery, delay=fault.delay_seconds if fault and fault.mode == "late" else 0.0)
             if fault and fault.mode == "duplicate":
-                self._send(Delivery(delivery.webhook_id, event, reg, job.owner, "duplicate", copy=2), delay=0.0, after=delivery)
+                self._send(
+                    Delivery(delivery.webhook_id, event, reg, job.owner, "duplicate", copy=2), delay=0.0, after=delivery
+                )
 
     def _send(self, delivery: Delivery, *, delay: float, after: Delivery | None = None) -> None:
         assert self._loop is not None
@@ -374,7 +406,7 @@ class WebhookDispatcher:
         # A bad-signature fault signs with a secret nobody else has.
         signer = Webhook(generate_secret() if delivery.fault == "bad_signature" else reg.secret)
         for attempt in range(1, reg.max_attempts + 1):
-            timestamp = datetime.now(timezone.utc)
+            timestamp = datetime.now(UTC)
             headers = {
                 "content-type": "application/json",
                 "user-agent": "mockserver-webhooks",
@@ -408,19 +440,34 @@ class WebhookDispatcher:
     def _journal(self, delivery: Delivery, headers: dict[str, str], record: dict[str, Any]) -> None:
         # Outgoing calls are journaled beside incoming ones; the absolute URL as `path` tells them apart.
         journal = self.server.journal
-        journal.append(Entry(
-            seq=journal.next_seq(), time=record["at"], virtual_time=self.server.clock.now(), method="POST",
-            path=delivery.registration.url, query={}, headers={k: v for k, v in headers.items() if k.startswith("webhook-")},
-            body=delivery.event, uploads={}, status=record["status_code"] or 0, owner=delivery.owner, key=None,
-            request_id=None, fault=delivery.fault,
-        ))
+        journal.append(
+            Entry(
+                seq=journal.next_seq(),
+                time=record["at"],
+                virtual_time=self.server.clock.now(),
+                method="POST",
+                path=delivery.registration.url,
+                query={},
+                headers={k: v for k, v in headers.items() if k.startswith("webhook-")},
+                body=delivery.event,
+                uploads={},
+                status=record["status_code"] or 0,
+                owner=delivery.owner,
+                key=None,
+                request_id=None,
+                fault=delivery.fault,
+            )
+        )
 
     def _record(self, delivery: Delivery) -> None:
         self.store.put_doc(self.DELIVERIES, delivery.key, delivery.to_json(), keep=MAX_DELIVERIES)
 
-    def find(self, *, endpoint: str | None = None, video_id: str | None = None, owner: str | None = None) -> list[dict[str, Any]]:
+    def find(
+        self, *, endpoint: str | None = None, video_id: str | None = None, owner: str | None = None
+    ) -> list[dict[str, Any]]:
         return [
-            d for d in self.store.docs(self.DELIVERIES)
+            d
+            for d in self.store.docs(self.DELIVERIES)
             if (endpoint is None or d["endpoint"] == endpoint)
             and (video_id is None or d["video_id"] == video_id)
             and (owner is None or d["owner"] == owner)
@@ -455,7 +502,12 @@ def _positive(data: dict[str, Any], name: str, *, integer: bool = False) -> Any:
     value = data.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (integer and (value != int(value) or value < 1)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or value < 0
+        or (integer and (value != int(value) or value < 1))
+    ):
         kind = "a whole number >= 1" if integer else "a number >= 0"
         raise bad_request(f"'{name}' must be {kind}, got {value!r}.", param=name, code="invalid_value")
     return int(value) if integer else float(value)
@@ -470,7 +522,7 @@ class WebhookRoutes:
         return self.server.webhooks
 
     def routes(self) -> list[BaseRoute]:
-        from mockserver.control import check_access
+        from mockserver.control.routes import check_access
 
         def guarded(handler: Any) -> Any:
             async def run(request: Request) -> Response:
@@ -487,17 +539,22 @@ class WebhookRoutes:
         ]
 
     async def endpoints(self, request: Request) -> Response:
-        from mockserver.control import _json_object, _owner
+        from mockserver.control.routes import _json_object, _owner
 
         dispatcher = self.dispatcher
         if request.method == "POST":
             data = await _json_object(request)
             url = data.get("url")
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise bad_request("Send {\"url\": \"http://127.0.0.1:9000/hook\"}, optionally with \"secret\", \"api_key\", \"max_attempts\", \"backoff_seconds\", \"timeout_seconds\".", param="url")
+                raise bad_request(
+                    'Send {"url": "http://127.0.0.1:9000/hook"}, optionally with "secret", "api_key", "max_attempts", "backoff_seconds", "timeout_seconds".',
+                    param="url",
+                )
             secret = check_secret(data["secret"]) if data.get("secret") is not None else generate_secret()
             reg = dispatcher.register(
-                url, secret, owner=_owner(data, request),
+                url,
+                secret,
+                owner=_owner(data, request),
                 max_attempts=_positive(data, "max_attempts", integer=True),
                 backoff_seconds=_positive(data, "backoff_seconds"),
                 timeout_seconds=_positive(data, "timeout_seconds"),
@@ -513,30 +570,45 @@ class WebhookRoutes:
     async def delete_endpoint(self, request: Request) -> Response:
         endpoint_id = request.path_params["endpoint_id"]
         if not self.dispatcher.unregister([endpoint_id]):
-            raise APIError(404, f"No webhook endpoint {endpoint_id!r}; GET /__mock/webhooks lists them.", code="webhook_not_found", param="endpoint_id")
+            raise APIError(
+                404,
+                f"No webhook endpoint {endpoint_id!r}; GET /__mock/webhooks lists them.",
+                code="webhook_not_found",
+                param="endpoint_id",
+            )
         return JSONResponse({"id": endpoint_id, "deleted": True})
 
     async def deliveries(self, request: Request) -> Response:
-        from mockserver.control import _owner
+        from mockserver.control.routes import _owner
 
         query = request.query_params
-        found = self.dispatcher.find(endpoint=query.get("endpoint") or None, video_id=query.get("video_id") or None, owner=_owner(None, request))
+        found = self.dispatcher.find(
+            endpoint=query.get("endpoint") or None, video_id=query.get("video_id") or None, owner=_owner(None, request)
+        )
         return JSONResponse({"object": "list", "data": [{k: v for k, v in d.items() if k != "owner"} for d in found]})
 
     async def faults(self, request: Request) -> Response:
-        from mockserver.control import _json_object
+        from mockserver.control.routes import _json_object
 
         dispatcher = self.dispatcher
         if request.method == "POST":
             data = await _json_object(request)
             mode = data.get("mode")
             if mode not in FAULT_MODES:
-                raise bad_request(f"'mode' must be one of {', '.join(FAULT_MODES)}; got {mode!r}.", param="mode", code="invalid_value")
+                raise bad_request(
+                    f"'mode' must be one of {', '.join(FAULT_MODES)}; got {mode!r}.", param="mode", code="invalid_value"
+                )
             endpoint = data.get("endpoint")
             if endpoint is not None and endpoint not in dispatcher.registrations:
                 raise bad_request(f"No webhook endpoint {endpoint!r}.", param="endpoint")
             delay = _positive(data, "delay_seconds")
-            fault = Fault(_new_id("whf"), mode, _positive(data, "count", integer=True) or 1, DEFAULT_LATE_SECONDS if delay is None else delay, endpoint)
+            fault = Fault(
+                _new_id("whf"),
+                mode,
+                _positive(data, "count", integer=True) or 1,
+                DEFAULT_LATE_SECONDS if delay is None else delay,
+                endpoint,
+            )
             dispatcher.add_fault(fault)
             return JSONResponse(fault.to_json(), status_code=201)
         if request.method == "DELETE":

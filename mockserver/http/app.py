@@ -15,27 +15,29 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from mockserver import __version__, jsonbody, profiles, wire
-from mockserver.auth import Authenticator
-from mockserver.clock import Clock
+from mockserver import __version__, profiles
 from mockserver.config import ServerConfig
-from mockserver.contract import Contract
-from mockserver.control import control_routes
-from mockserver.dispatch import Handler
-from mockserver.errors import APIError
-from mockserver.faults import FaultBook
-from mockserver.ids import IdFactory
-from mockserver.jobs import Job, JobState
-from mockserver.journal import Journal
-from mockserver.media import MediaLibrary
-from mockserver.outcomes import ScriptQueue
-from mockserver.pipeline import Operation, RequestPipeline
+from mockserver.contract.loading import Contract
+from mockserver.control.faults import FaultBook
+from mockserver.control.journal import Journal
+from mockserver.control.routes import control_routes
+from mockserver.control.webhooks import WebhookDispatcher, lifespan, webhook_routes
+from mockserver.core import jsonbody
+from mockserver.core.clock import Clock
+from mockserver.core.errors import APIError
+from mockserver.core.ids import IdFactory
+from mockserver.core.jobs import Job, JobState
+from mockserver.core.media import MediaLibrary
+from mockserver.core.outcomes import ScriptQueue
+from mockserver.core.videos import JobView, TimingPlan, VideoService
+from mockserver.http import wire
+from mockserver.http.auth import Authenticator
+from mockserver.http.pipeline import Operation, RequestPipeline
+from mockserver.http.routes import CompactJSONResponse, VideoRoutes
+from mockserver.http.routing import Handler
 from mockserver.profiles import ProfileIds, RenderContext
 from mockserver.profiles.base import request_origin
-from mockserver.routes import CompactJSONResponse, VideoRoutes
-from mockserver.service import JobView, TimingPlan, VideoService
 from mockserver.store import Store, StoreError, open_store
-from mockserver.webhooks import WebhookDispatcher, lifespan, webhook_routes
 
 log = logging.getLogger("mockserver")
 _REMEMBERED_BODIES = 1024  # encoded Video bodies kept, one per job (Server.video_body)
@@ -44,7 +46,9 @@ _REMEMBERED_BODIES = 1024  # encoded Video bodies kept, one per job (Server.vide
 class Server:
     """Everything one running fake holds; the app's routes and the control API share it."""
 
-    def __init__(self, config: ServerConfig, *, store: Store | None = None, clock: Clock | None = None, boot: bool = True) -> None:
+    def __init__(
+        self, config: ServerConfig, *, store: Store | None = None, clock: Clock | None = None, boot: bool = True
+    ) -> None:
         self.config = config
         self.started = time.monotonic()
         # A dialect (`serve --profile`) transforms how things are said, never what happens to a job.
@@ -193,7 +197,7 @@ def _dispatch(methods: dict[str, Handler]) -> Handler:
 
 
 class MockApp(Starlette):
-    """Starlette whose HTTP requests all enter through the RequestPipeline (see mockserver/pipeline.py).
+    """Starlette whose HTTP requests all enter through the RequestPipeline (see mockserver/http/pipeline.py).
 
     Lifespan events and whatever the pipeline passes on reach Starlette as usual; `app.state.server`
     and everything else a Starlette app offers stay as they were.
@@ -221,7 +225,12 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
             message = f"Method {request.method} is not allowed on {request.url.path}."
         else:
             message = str(exc.detail)
-        error = APIError(exc.status_code, message, code="unknown_url" if exc.status_code == 404 else "method_not_allowed", headers=exc.headers)
+        error = APIError(
+            exc.status_code,
+            message,
+            code="unknown_url" if exc.status_code == 404 else "method_not_allowed",
+            headers=exc.headers,
+        )
         return server.render_error(request, error)
 
     async def store_down(request: Request, exc: Exception) -> Response:
@@ -235,11 +244,18 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
         if isinstance(exc, StoreError):  # raised outside the route handlers (Starlette passes it here)
             return await store_down(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        error = APIError(500, "The mock server hit an unexpected error; this is a bug in the mock.", code="internal_error")
+        error = APIError(
+            500, "The mock server hit an unexpected error; this is a bug in the mock.", code="internal_error"
+        )
         return server.render_error(request, error)
 
     # A handler's error is rendered by these in the pipeline and by Starlette alike.
-    handlers: dict[Any, Any] = {APIError: api_error, HTTPException: http_error, StoreError: store_down, Exception: unexpected}
+    handlers: dict[Any, Any] = {
+        APIError: api_error,
+        HTTPException: http_error,
+        StoreError: store_down,
+        Exception: unexpected,
+    }
     operations = _operations(server)
     app = MockApp(routes=_routes(server, operations), exception_handlers=handlers, lifespan=lifespan(server.webhooks))
     # Starlette's own __call__ (its error layers and the Router) is what the pipeline passes on to.

@@ -18,12 +18,12 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
-
-from mockserver.errors import APIError
-from mockserver.service import bearer_key, owner_of
+from mockserver.core.errors import APIError
+from mockserver.core.videos import bearer_key, owner_of
 from mockserver.store import Store
 
 CONTROL_PREFIX = "/__mock/"
@@ -37,7 +37,13 @@ _MESSAGES = {
     503: "The server is overloaded or not ready yet.",
     504: "Gateway timeout.",
 }
-_CODES = {429: "rate_limit_exceeded", 500: "internal_error", 502: "bad_gateway", 503: "service_unavailable", 504: "gateway_timeout"}
+_CODES = {
+    429: "rate_limit_exceeded",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
 
 
 class FaultError(ValueError):
@@ -81,7 +87,9 @@ class FaultRule:
             "latency_ms": self.latency_ms,
             "times": self.times,
             "retry_after": self.retry_after,
-            "rate_limit": {"requests": self.rate_limit.requests, "seconds": self.rate_limit.seconds} if self.rate_limit else None,
+            "rate_limit": {"requests": self.rate_limit.requests, "seconds": self.rate_limit.seconds}
+            if self.rate_limit
+            else None,
             "owner": self.owner,
         }
 
@@ -103,7 +111,9 @@ def _number(value: Any, name: str, kind: type = float, low: float | None = None,
         if kind is int and float(value) != number:
             raise ValueError
     except (TypeError, ValueError):
-        raise FaultError(f"fault field '{name}' must be {'an integer' if kind is int else 'a number'}, got {value!r}.", name) from None
+        raise FaultError(
+            f"fault field '{name}' must be {'an integer' if kind is int else 'a number'}, got {value!r}.", name
+        ) from None
     if (low is not None and number < low) or (high is not None and number > high):
         bounds = f"between {low:g} and {high:g}" if high is not None else f">= {low:g}"
         raise FaultError(f"fault field '{name}' must be {bounds}, got {value!r}.", name)
@@ -118,19 +128,35 @@ def parse_rate_limit(value: Any) -> RateLimit:
         requests, _, seconds = value.partition("/")
     else:
         requests, seconds = value, 60
-    return RateLimit(_number(requests, "rate_limit.requests", int, 1), _number(seconds, "rate_limit.seconds", float, 0.001))
+    return RateLimit(
+        _number(requests, "rate_limit.requests", int, 1), _number(seconds, "rate_limit.seconds", float, 0.001)
+    )
 
 
-_KNOWN_FIELDS = {"method", "path", "status", "probability", "latency_ms", "times", "retry_after", "rate_limit", "api_key", "owner"}
+_KNOWN_FIELDS = {
+    "method",
+    "path",
+    "status",
+    "probability",
+    "latency_ms",
+    "times",
+    "retry_after",
+    "rate_limit",
+    "api_key",
+    "owner",
+}
 
 
 def parse_rule(data: Mapping[str, Any]) -> FaultRule:
     """A rule from JSON / the config file. `api_key` is turned into a fingerprint here and dropped."""
     if not isinstance(data, Mapping):
-        raise FaultError("a fault must be an object such as {\"path\": \"/v1/videos\", \"status\": 503}.")
+        raise FaultError('a fault must be an object such as {"path": "/v1/videos", "status": 503}.')
     unknown = sorted(set(data) - _KNOWN_FIELDS)
     if unknown:
-        raise FaultError(f"unknown fault field(s) {', '.join(unknown)}; use {', '.join(sorted(_KNOWN_FIELDS - {'owner'}))}.", unknown[0])
+        raise FaultError(
+            f"unknown fault field(s) {', '.join(unknown)}; use {', '.join(sorted(_KNOWN_FIELDS - {'owner'}))}.",
+            unknown[0],
+        )
     method = str(data.get("method") or "*").upper()
     if not re.fullmatch(r"\*|[A-Z]+", method):
         raise FaultError(f"fault field 'method' must be an HTTP method or '*', got {method!r}.", "method")
@@ -194,7 +220,9 @@ def _path_regex(pattern: str) -> re.Pattern[str]:
     if pattern == "*":
         return re.compile(r".*")
     parts = re.split(r"(\*|\{[^}/]*\})", pattern)
-    regex = "".join(".*" if p == "*" else "[^/]+" if p.startswith("{") and p.endswith("}") else re.escape(p) for p in parts)
+    regex = "".join(
+        ".*" if p == "*" else "[^/]+" if p.startswith("{") and p.endswith("}") else re.escape(p) for p in parts
+    )
     return re.compile(regex + "/?")
 
 
@@ -253,8 +281,13 @@ class FaultBook:
 
     RULES, FIRED, WINDOWS = "faults", "fault_fired", "rate_windows"
 
-    def __init__(self, store: Store, startup: Iterable[FaultRule] = (), seed: int | None = None,
-                 wall_time: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        startup: Iterable[FaultRule] = (),
+        seed: int | None = None,
+        wall_time: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.startup = tuple(startup)
         self.seed = seed
@@ -436,7 +469,9 @@ def startup_rules(
             raise FaultError("faults: must be a list of rules or a mapping with rules, rate_limit, latency_ms")
         unknown = sorted(set(section) - {"rules", "rate_limit", "latency_ms"})
         if unknown:
-            raise FaultError(f"faults: unknown key(s) {', '.join(map(str, unknown))}; use rules, rate_limit, latency_ms")
+            raise FaultError(
+                f"faults: unknown key(s) {', '.join(map(str, unknown))}; use rules, rate_limit, latency_ms"
+            )
         for index, item in enumerate(section.get("rules") or []):
             try:
                 rules.append(parse_rule(item))

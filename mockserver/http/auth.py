@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from mockserver.config import KeyRules, ServerConfig
-from mockserver.errors import APIError
-from mockserver.service import bearer_key, owner_of
+from mockserver.core.errors import APIError
+from mockserver.core.videos import bearer_key, owner_of
 
 
 def mask(key: str) -> str:

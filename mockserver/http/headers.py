@@ -1,6 +1,6 @@
 """The headers every OpenAI response carries: x-request-id, openai-processing-ms, openai-version.
 
-The request pipeline (mockserver/pipeline.py) adds them to every response, errors included.
+The request pipeline (mockserver/http/pipeline.py) adds them to every response, errors included.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Callable
+from collections.abc import Callable
 
 
 class IdFactory:

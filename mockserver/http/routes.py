@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from mockserver import jsonbody, outcomes, wire
-from mockserver.clock import ClockSettings
-from mockserver.errors import bad_request
-from mockserver.inputs import Body, parse_body, parse_query
-from mockserver.jobs import Job, seconds_until_change
-from mockserver.service import JobView
+from mockserver.core import jsonbody, outcomes
+from mockserver.core.clock import ClockSettings
+from mockserver.core.errors import bad_request
+from mockserver.core.jobs import Job, seconds_until_change
+from mockserver.core.videos import JobView
+from mockserver.http import wire
+from mockserver.http.inputs import Body, parse_body, parse_query
 
 if TYPE_CHECKING:
-    from mockserver.app import Server
+    from mockserver.http.app import Server
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -35,7 +37,7 @@ class CompactJSONResponse(JSONResponse):
     def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
         # The common case (no headers given, a status with a body) in two tuples: Starlette's general
         # version checks every header name and formats the length through str, on every poll.
-        if headers is None and 200 <= self.status_code and self.status_code not in (204, 304):
+        if headers is None and self.status_code >= 200 and self.status_code not in (204, 304):
             self.raw_headers = [(b"content-length", b"%d" % len(self.body)), _JSON_TYPE]
         else:
             super().init_headers(headers)
@@ -150,12 +152,19 @@ class VideoRoutes:
         self.server.auth.check_model(rules, source.model)
         prompt = body.values.get("prompt")
         view = self.service.create(
-            owner, model=source.model, prompt=prompt, size=source.size, seconds=source.seconds,
-            script=self._script(request, prompt), source=source,
+            owner,
+            model=source.model,
+            prompt=prompt,
+            size=source.size,
+            seconds=source.seconds,
+            script=self._script(request, prompt),
+            source=source,
         )
         return self._video_response(view)
 
-    async def _derived(self, request: Request, path: str, seconds: Callable[[Job | None, dict[str, Any]], str]) -> Response:
+    async def _derived(
+        self, request: Request, path: str, seconds: Callable[[Job | None, dict[str, Any]], str]
+    ) -> Response:
         """Edits and extensions: a new job built on a completed video given by id, or on an upload."""
         owner, rules = self.server.auth.authenticate(request)
         body = await self._body(request, "POST", path)
@@ -165,16 +174,21 @@ class VideoRoutes:
         self.server.auth.check_model(rules, model)
         prompt = body.values.get("prompt")
         view = self.service.create(
-            owner, model=model, prompt=prompt,
+            owner,
+            model=model,
+            prompt=prompt,
             size=source.size if source else str(body.values.get("size", "720x1280")),
             seconds=seconds(source, body.values),
-            script=self._script(request, prompt), source=source,
+            script=self._script(request, prompt),
+            source=source,
         )
         return self._video_response(view)
 
     async def edit(self, request: Request) -> Response:
         return await self._derived(
-            request, "/videos/edits", lambda source, values: source.seconds if source else str(values.get("seconds", "4"))
+            request,
+            "/videos/edits",
+            lambda source, values: source.seconds if source else str(values.get("seconds", "4")),
         )
 
     async def extend(self, request: Request) -> Response:
@@ -193,11 +207,15 @@ class VideoRoutes:
     async def create_character(self, request: Request) -> Response:
         owner, _ = self.server.auth.authenticate(request)
         body = await self._body(request, "POST", "/videos/characters")
-        return CompactJSONResponse(wire.character(self.service.create_character(owner, str(body.values.get("name", "")))))
+        return CompactJSONResponse(
+            wire.character(self.service.create_character(owner, str(body.values.get("name", ""))))
+        )
 
     async def get_character(self, request: Request) -> Response:
         owner, _ = self.server.auth.authenticate(request)
-        return CompactJSONResponse(wire.character(self.service.get_character(owner, request.path_params["character_id"])))
+        return CompactJSONResponse(
+            wire.character(self.service.get_character(owner, request.path_params["character_id"]))
+        )
 
 
 def _poll_after_ms(remaining_virtual: float, settings: ClockSettings) -> int:

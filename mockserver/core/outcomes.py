@@ -10,11 +10,12 @@ Three ways, first match wins, all decided at creation so parallel tests never sh
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from mockserver.errors import APIError
-from mockserver.jobs import Outcome
+from mockserver.core.errors import APIError
+from mockserver.core.jobs import Outcome
 from mockserver.store import Store
 from mockserver.store.base import outcome_to_json
 
@@ -61,7 +62,12 @@ def parse_outcome(text: str, *, param: str = OUTCOME_HEADER) -> Outcome:
         _, _, code = text.partition(":")
         code = code.strip() or "internal_error"
         if not _CODE.match(code):
-            raise APIError(400, f"Invalid failure code in {param}: {code!r} (use letters, digits, _ . -).", param=param, code="invalid_value")
+            raise APIError(
+                400,
+                f"Invalid failure code in {param}: {code!r} (use letters, digits, _ . -).",
+                param=param,
+                code="invalid_value",
+            )
         return Outcome.failure(code)
     raise APIError(
         400,
@@ -77,7 +83,9 @@ def parse_duration(text: str, *, param: str = DURATION_HEADER) -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value <= 86400:
-        raise APIError(400, f"Invalid {param}: {text!r}. Give seconds between 0 and 86400.", param=param, code="invalid_value")
+        raise APIError(
+            400, f"Invalid {param}: {text!r}. Give seconds between 0 and 86400.", param=param, code="invalid_value"
+        )
     return value
 
 
@@ -118,7 +126,9 @@ class ScriptQueue:
 
     def push(self, *scripts: Script, owner: str | None = None) -> int:
         items = [s.to_record(owner) for s in scripts]
-        return self._store.update(self.KIND, owner or self.SHARED, lambda queue: ([*(queue or []), *items], len(queue or []) + len(items)))
+        return self._store.update(
+            self.KIND, owner or self.SHARED, lambda queue: ([*(queue or []), *items], len(queue or []) + len(items))
+        )
 
     def _pop_from(self, name: str) -> Script | None:
         # Every create without a script asks two queues, usually empty: a read says so without the

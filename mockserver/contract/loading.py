@@ -12,17 +12,18 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import yaml
 
-from mockserver.errors import APIError, default_error_type
+from mockserver.contract.predicates import Predicate, compile_schema
+from mockserver.core.errors import APIError, default_error_type
+from mockserver.core.jobs import Phase
 from mockserver.resources import openapi_dir
-from mockserver.jobs import Phase
-from mockserver.schema_predicates import Predicate, compile_schema
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -119,7 +120,9 @@ class ObjectValidator:
         # (so messages do not change), and is built up front only for schemas the predicate
         # cannot express. Importing it is a sixth of start-up, so the rest wait for a first error.
         self._valid: Predicate | None = compile_schema(self._root)
-        self._explainer: Draft202012Validator | None = None if self._valid is not None else _jsonschema_validator(self._root)
+        self._explainer: Draft202012Validator | None = (
+            None if self._valid is not None else _jsonschema_validator(self._root)
+        )
 
     def coerce(self, name: str, value: str) -> Any:
         return _coerce(value, self.types.get(name, set()))
@@ -167,19 +170,43 @@ def _field_error(error: ValidationError) -> FieldError:
     label = param or "body"
     if kind == "enum":
         allowed = ", ".join(repr(v) for v in error.validator_value)
-        return FieldError(param, "invalid_value", f"Invalid value for '{label}': {error.instance!r}. Supported values are: {allowed}.")
+        return FieldError(
+            param, "invalid_value", f"Invalid value for '{label}': {error.instance!r}. Supported values are: {allowed}."
+        )
     if kind == "type":
-        return FieldError(param, "invalid_type", f"Invalid type for '{label}': expected {error.validator_value}, got {type(error.instance).__name__}.")
+        return FieldError(
+            param,
+            "invalid_type",
+            f"Invalid type for '{label}': expected {error.validator_value}, got {type(error.instance).__name__}.",
+        )
     if kind == "maxLength":
-        return FieldError(param, "string_above_max_length", f"'{label}' is too long: {len(error.instance)} characters, the maximum is {error.validator_value}.")
+        return FieldError(
+            param,
+            "string_above_max_length",
+            f"'{label}' is too long: {len(error.instance)} characters, the maximum is {error.validator_value}.",
+        )
     if kind == "minLength":
-        return FieldError(param, "string_below_min_length", f"'{label}' is too short: the minimum length is {error.validator_value}.")
+        return FieldError(
+            param, "string_below_min_length", f"'{label}' is too short: the minimum length is {error.validator_value}."
+        )
     if kind in ("minimum", "exclusiveMinimum"):
-        return FieldError(param, "integer_below_min_value", f"Invalid '{label}': {error.instance} is below the minimum {error.validator_value}.")
+        return FieldError(
+            param,
+            "integer_below_min_value",
+            f"Invalid '{label}': {error.instance} is below the minimum {error.validator_value}.",
+        )
     if kind in ("maximum", "exclusiveMaximum"):
-        return FieldError(param, "integer_above_max_value", f"Invalid '{label}': {error.instance} is above the maximum {error.validator_value}.")
+        return FieldError(
+            param,
+            "integer_above_max_value",
+            f"Invalid '{label}': {error.instance} is above the maximum {error.validator_value}.",
+        )
     if kind in ("oneOf", "anyOf"):
-        return FieldError(param, "invalid_value", f"Invalid value for '{label}': it matches none of the accepted forms ({error.message}).")
+        return FieldError(
+            param,
+            "invalid_value",
+            f"Invalid value for '{label}': it matches none of the accepted forms ({error.message}).",
+        )
     return FieldError(param, "invalid_value", f"Invalid value for '{label}': {error.message}.")
 
 
@@ -313,10 +340,7 @@ class Contract:
         if not request_body:
             return {}
         content = self.resolve(request_body).get("content", {})
-        return {
-            media: ObjectValidator(self, spec.get("schema", {}), where)
-            for media, spec in content.items()
-        }
+        return {media: ObjectValidator(self, spec.get("schema", {}), where) for media, spec in content.items()}
 
     def _success_media_types(self, op: dict[str, Any]) -> tuple[str, ...]:
         for status, response in op.get("responses", {}).items():

@@ -9,15 +9,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
-from mockserver.clock import Clock, ClockSettings
-from mockserver.errors import APIError, not_found
-from mockserver.ids import IdFactory
-from mockserver.jobs import Job, JobState, Outcome, Phase, state
-from mockserver.media import MediaFile, MediaLibrary
-from mockserver.outcomes import Script, ScriptQueue
+from mockserver.core.clock import Clock, ClockSettings
+from mockserver.core.errors import APIError, not_found
+from mockserver.core.ids import IdFactory
+from mockserver.core.jobs import Job, JobState, Outcome, Phase, state
+from mockserver.core.media import MediaFile, MediaLibrary
+from mockserver.core.outcomes import Script, ScriptQueue
 from mockserver.store import Character, Page, Store
 from mockserver.store.base import character_from_json, character_to_json
 
@@ -179,7 +180,13 @@ class VideoService:
         view = self.get(owner, video_id)
         phase = view.state.phase
         if phase is Phase.FAILED:
-            raise APIError(409, f"Video '{video_id}' failed; it has no content.", code="video_failed", param="video_id", headers=NOT_READY_HEADERS)
+            raise APIError(
+                409,
+                f"Video '{video_id}' failed; it has no content.",
+                code="video_failed",
+                param="video_id",
+                headers=NOT_READY_HEADERS,
+            )
         if phase is not Phase.COMPLETED:
             raise APIError(
                 409,
@@ -189,7 +196,12 @@ class VideoService:
                 headers=NOT_READY_HEADERS,
             )
         if view.state.expired(self.clock.now()):
-            raise APIError(404, f"The content of video '{video_id}' expired at {view.state.expires_at}.", code="video_expired", param="video_id")
+            raise APIError(
+                404,
+                f"The content of video '{video_id}' expired at {view.state.expires_at}.",
+                code="video_expired",
+                param="video_id",
+            )
         return self.media.lookup(variant, view.job.size, view.job.seconds)
 
     def delete(self, owner: str, video_id: str) -> Job:

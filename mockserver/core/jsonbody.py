@@ -8,7 +8,8 @@ backoff of NaN, answer 500 on every later read. Refusing them at the door keeps 
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def _refuse(constant: str) -> Any:

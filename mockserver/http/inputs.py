@@ -11,13 +11,13 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from mockserver import jsonbody
-from mockserver.contract import FILE_PLACEHOLDER, ObjectValidator, Operation
-from mockserver.errors import APIError, bad_request
+from mockserver.contract.loading import FILE_PLACEHOLDER, ObjectValidator, Operation
+from mockserver.core import jsonbody
+from mockserver.core.errors import APIError, bad_request
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,9 @@ async def read_limited(request: Request, limit: int) -> bytes:
                 raise _too_large(limit)
             chunks.append(chunk)
     except ClientDisconnect:
-        raise bad_request("The client disconnected before the request body was complete.", code="incomplete_body") from None
+        raise bad_request(
+            "The client disconnected before the request body was complete.", code="incomplete_body"
+        ) from None
     body = b"".join(chunks)
     request._body = body  # Starlette's form parser then reads these bytes instead of the spent stream
     return body
@@ -87,7 +89,9 @@ async def parse_body(request: Request, op: Operation, max_bytes: int) -> Body:
     body_bytes = await read_limited(request, max_bytes)
     if not body_bytes and not media_type:
         if op.body_required:
-            raise bad_request("This endpoint needs a request body (multipart/form-data or application/json).", code="missing_body")
+            raise bad_request(
+                "This endpoint needs a request body (multipart/form-data or application/json).", code="missing_body"
+            )
         return Body({})
     validator = op.bodies.get(media_type)
     if validator is None:
@@ -130,7 +134,7 @@ def _parse_json(raw: bytes) -> Body:
 class _Part:
     """One part of a multipart body: its headers, and its content as slices of the body (no copies)."""
 
-    __slots__ = ("headers", "chunks", "name", "filename")
+    __slots__ = ("chunks", "filename", "headers", "name")
 
     def __init__(self) -> None:
         self.headers: dict[str, str] = {}
@@ -151,7 +155,11 @@ class _Part:
 
     @property
     def data(self) -> bytes:
-        return self.chunks[0].tobytes() if len(self.chunks) == 1 and isinstance(self.chunks[0], memoryview) else b"".join(self.chunks)
+        return (
+            self.chunks[0].tobytes()
+            if len(self.chunks) == 1 and isinstance(self.chunks[0], memoryview)
+            else b"".join(self.chunks)
+        )
 
     def size(self) -> int:
         return sum(len(chunk) for chunk in self.chunks)
@@ -264,7 +272,9 @@ def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator)
             )
         if key in values and key in validator.types and "array" not in validator.types[key]:
             # Which of two `model` parts did the client mean? Guessing would hide a client bug.
-            raise bad_request(f"'{key}' appears more than once in the form; send it once.", param=key, code="duplicate_field")
+            raise bad_request(
+                f"'{key}' appears more than once in the form; send it once.", param=key, code="duplicate_field"
+            )
         _set_nested(values, key, validator.coerce(key, text) if "[" not in key else text)
     return Body(values, uploads)
 

@@ -46,7 +46,14 @@ _FILE_NAME = re.compile(r"^(video|thumbnail|spritesheet)_(\d+)x(\d+)(?:_(\d+)s)?
 _WXH = re.compile(r"^\s*(\d+)\s*[x×*]\s*(\d+)\s*$", re.IGNORECASE)
 _RATIO = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
 # Resolution names, read as 16:9 landscape as they are in video tooling.
-_NAMED = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080), "1440p": (2560, 1440), "2160p": (3840, 2160), "4k": (3840, 2160)}
+_NAMED = {
+    "480p": (854, 480),
+    "720p": (1280, 720),
+    "1080p": (1920, 1080),
+    "1440p": (2560, 1440),
+    "2160p": (3840, 2160),
+    "4k": (3840, 2160),
+}
 
 
 class MediaError(Exception):
@@ -138,7 +145,9 @@ class MediaLibrary:
 
     def _index(self) -> None:
         if not self.root.is_dir():
-            raise FixturesMissingError(f"Media fixtures directory {self.root} does not exist; generate it with: python {GENERATOR}")
+            raise FixturesMissingError(
+                f"Media fixtures directory {self.root} does not exist; generate it with: python {GENERATOR}"
+            )
         for path in sorted(self.root.iterdir()):
             match = _FILE_NAME.match(path.name)
             if not match or not path.is_file():
@@ -178,7 +187,9 @@ class MediaLibrary:
         try:
             return MEDIA_TYPES[variant]
         except KeyError:
-            raise UnknownVariantError(f"Unknown variant {variant!r}; expected one of {', '.join(MEDIA_TYPES)}.") from None
+            raise UnknownVariantError(
+                f"Unknown variant {variant!r}; expected one of {', '.join(MEDIA_TYPES)}."
+            ) from None
 
     def lookup(self, variant: str, size: str, seconds: str | int) -> MediaFile:
         """The file to serve for a job; exact when available, else the documented fallback."""

@@ -14,23 +14,23 @@ key's fingerprint (`owner`, see mockserver.service.owner_of); JSON bodies may ca
 from __future__ import annotations
 
 import hmac
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from mockserver import jsonbody
-from mockserver.auth import bearer_token
-from mockserver.errors import APIError, bad_request
-from mockserver.faults import FaultError, FaultRule, parse_rule
-from mockserver.outcomes import Script, parse_duration, parse_outcome
+from mockserver.control.faults import FaultError, FaultRule, parse_rule
+from mockserver.core import jsonbody
+from mockserver.core.errors import APIError, bad_request
+from mockserver.core.outcomes import Script, parse_duration, parse_outcome
+from mockserver.core.videos import owner_of
+from mockserver.http.auth import bearer_token
 from mockserver.resources import openapi_dir
-from mockserver.service import owner_of
 
 if TYPE_CHECKING:
-    from mockserver.app import Server
+    from mockserver.http.app import Server
 
 CONTROL_SPEC = openapi_dir() / "control.yaml"
 Handler = Callable[[Request], Awaitable[Response]]
@@ -44,7 +44,11 @@ def check_access(server: Server, request: Request) -> None:
     if token:
         sent = bearer_token(request)
         if sent is None:
-            raise APIError(401, "The control API needs the admin token: send 'Authorization: Bearer <admin token>'.", code="missing_admin_token")
+            raise APIError(
+                401,
+                "The control API needs the admin token: send 'Authorization: Bearer <admin token>'.",
+                code="missing_admin_token",
+            )
         if not hmac.compare_digest(sent.encode(), token.encode()):
             raise APIError(401, "Incorrect admin token for the control API.", code="invalid_admin_token")
         return
@@ -113,7 +117,7 @@ def _owner(data: dict[str, Any] | None, request: Request) -> str | None:
 def _number(data: dict[str, Any], name: str) -> float:
     value = data.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise bad_request(f"Send {{\"{name}\": <number>}}; got {value!r}.", param=name, code="invalid_value")
+        raise bad_request(f'Send {{"{name}": <number>}}; got {value!r}.', param=name, code="invalid_value")
     return float(value)
 
 
@@ -123,7 +127,10 @@ def _script(item: Any, duration: float | None, where: str) -> Script:
     else:
         outcome_text, item_duration = item, duration
     if not isinstance(outcome_text, str):
-        raise bad_request(f"{where}: an outcome is a string such as 'completed' or 'failed:content_policy_violation'.", param="outcomes")
+        raise bad_request(
+            f"{where}: an outcome is a string such as 'completed' or 'failed:content_policy_violation'.",
+            param="outcomes",
+        )
     outcome = parse_outcome(outcome_text, param="outcomes")
     if item_duration is not None:
         item_duration = parse_duration(str(item_duration), param="duration")
@@ -133,7 +140,9 @@ def _script(item: Any, duration: float | None, where: str) -> Script:
 def _fault_rules(data: dict[str, Any], owner: str | None) -> list[FaultRule]:
     items = data.get("faults", [data] if data else None)
     if not isinstance(items, list) or not items:
-        raise bad_request("Send {\"faults\": [{\"path\": \"/v1/videos\", \"status\": 503, ...}]} or one fault object.", param="faults")
+        raise bad_request(
+            'Send {"faults": [{"path": "/v1/videos", "status": 503, ...}]} or one fault object.', param="faults"
+        )
     rules = []
     for index, item in enumerate(items):
         if isinstance(item, dict) and owner and not item.get("api_key") and not item.get("owner"):
@@ -189,7 +198,9 @@ class ControlRoutes:
 
     async def spec(self, request: Request) -> Response:
         if self.spec_text is None:
-            raise APIError(404, f"The control API spec is missing from this installation ({CONTROL_SPEC}).", code="not_found")
+            raise APIError(
+                404, f"The control API spec is missing from this installation ({CONTROL_SPEC}).", code="not_found"
+            )
         return Response(self.spec_text, media_type="application/yaml")
 
     # clock
@@ -210,7 +221,10 @@ class ControlRoutes:
         elif action == "advance":
             seconds = _number(data, "seconds")
             if seconds < 0:
-                raise bad_request("The clock only moves forward; 'seconds' must be >= 0 (use /__mock/clock/real to go back).", param="seconds")
+                raise bad_request(
+                    "The clock only moves forward; 'seconds' must be >= 0 (use /__mock/clock/real to go back).",
+                    param="seconds",
+                )
             clock.advance(seconds)
         elif action == "speed":
             speed = _number(data, "speed")
@@ -218,7 +232,11 @@ class ControlRoutes:
                 raise bad_request("'speed' must be >= 0 (0 stops time without freezing it).", param="speed")
             clock.set_speed(speed)
         else:
-            raise APIError(404, f"Unknown clock action {action!r}; use freeze, unfreeze, advance, speed or real.", code="unknown_url")
+            raise APIError(
+                404,
+                f"Unknown clock action {action!r}; use freeze, unfreeze, advance, speed or real.",
+                code="unknown_url",
+            )
         return JSONResponse(clock.describe())
 
     # outcomes
@@ -230,14 +248,16 @@ class ControlRoutes:
             items = data.get("outcomes")
             if not isinstance(items, list) or not items:
                 raise bad_request(
-                    "Send {\"outcomes\": [\"completed\", \"failed:content_policy_violation\", ...]}, optionally with \"duration\" and \"api_key\".",
+                    'Send {"outcomes": ["completed", "failed:content_policy_violation", ...]}, optionally with "duration" and "api_key".',
                     param="outcomes",
                 )
             duration = data.get("duration")
             parsed = [_script(item, duration, f"outcomes[{i}]") for i, item in enumerate(items)]
             owner = _owner(data, request)
             queued = scripts.push(*parsed, owner=owner)
-            return JSONResponse({"owner": owner, "queued": queued, "outcomes": [s.to_json() for s in scripts.pending(owner)]})
+            return JSONResponse(
+                {"owner": owner, "queued": queued, "outcomes": [s.to_json() for s in scripts.pending(owner)]}
+            )
         owner = _owner(None, request)
         if request.method == "DELETE":
             scripts.clear(owner)
@@ -262,7 +282,9 @@ class ControlRoutes:
             if request.method == "PUT":  # replace: every rule of this key, or every rule
                 book.remove(owner=owner)
             added = book.add(*rules)
-            return JSONResponse({"faults": [r.to_json() for r in added]}, status_code=201 if request.method == "POST" else 200)
+            return JSONResponse(
+                {"faults": [r.to_json() for r in added]}, status_code=201 if request.method == "POST" else 200
+            )
         owner = _owner(None, request)
         if request.method == "DELETE":
             removed = book.remove(owner=owner)
@@ -272,7 +294,12 @@ class ControlRoutes:
     async def delete_fault(self, request: Request) -> Response:
         fault_id = request.path_params["fault_id"]
         if not self.server.faults.remove(rule_id=fault_id):
-            raise APIError(404, f"No fault with id {fault_id!r}; GET /__mock/faults lists them.", code="fault_not_found", param="fault_id")
+            raise APIError(
+                404,
+                f"No fault with id {fault_id!r}; GET /__mock/faults lists them.",
+                code="fault_not_found",
+                param="fault_id",
+            )
         return JSONResponse({"removed": 1, "id": fault_id})
 
     # journal
@@ -289,7 +316,9 @@ class ControlRoutes:
             status=_int_query(request, "status"),
             limit=_int_query(request, "limit"),
         )
-        return JSONResponse({"object": "list", "data": [e.to_json() for e in entries], "size": self.server.journal.size})
+        return JSONResponse(
+            {"object": "list", "data": [e.to_json() for e in entries], "size": self.server.journal.size}
+        )
 
     # reset
 

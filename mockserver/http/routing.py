@@ -11,7 +11,8 @@ anything else goes on to the Router unchanged.
 from __future__ import annotations
 
 import re
-from typing import Any, Awaitable, Callable, Generic, Mapping, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 from starlette.convertors import Convertor, StringConvertor
 from starlette.requests import Request
@@ -26,7 +27,7 @@ V = TypeVar("V")  # what an operation maps to (the pipeline: its label and handl
 class _Template(Generic[V]):
     """One path template of one method: its regex and, when not plain strings, its converters."""
 
-    __slots__ = ("regex", "convertors", "handler", "depth")
+    __slots__ = ("convertors", "depth", "handler", "regex")
 
     def __init__(self, path: str, handler: V) -> None:
         self.depth = path.count("/")  # a plain parameter is one segment: only paths this deep can match
@@ -41,7 +42,7 @@ class _Template(Generic[V]):
 class _MethodTable(Generic[V]):
     """The operations of one method, in the Router's order: literal paths, then templates."""
 
-    __slots__ = ("literal", "templates", "by_depth")
+    __slots__ = ("by_depth", "literal", "templates")
 
     def __init__(self) -> None:
         self.literal: dict[str, V] = {}

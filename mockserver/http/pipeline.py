@@ -28,20 +28,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, NamedTuple
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver.dispatch import ErrorHandler, Handler, compile_operations, match_operation
-from mockserver.faults import CONTROL_PREFIX
-from mockserver.headers import new_request_id, openai_headers
+from mockserver.control.faults import CONTROL_PREFIX
+from mockserver.http.headers import new_request_id, openai_headers
+from mockserver.http.routing import ErrorHandler, Handler, compile_operations, match_operation
 from mockserver.profiles.base import remember_request, renders_urls, send_json, with_dialect_headers
 
 if TYPE_CHECKING:
-    from mockserver.app import Server
-    from mockserver.journal import Journal
+    from mockserver.control.journal import Journal
+    from mockserver.http.app import Server
 
 
 class Operation(NamedTuple):
@@ -125,7 +126,9 @@ class RequestPipeline:
                 response = await self._render(request, exc)
             if response.background is None and type(response).__call__ is Response.__call__:
                 # A complete body (every JSON answer): the two messages Response.__call__ would send.
-                await answer({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+                await answer(
+                    {"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers}
+                )
                 await answer({"type": "http.response.body", "body": response.body})
             else:
                 await response(scope, receive, answer)  # a download streams its file
@@ -171,7 +174,7 @@ class _Reply:
     every access in the pipeline would go through.
     """
 
-    __slots__ = ("send", "scope", "journal", "request_id", "started", "arrived", "added", "fault", "answered")
+    __slots__ = ("added", "answered", "arrived", "fault", "journal", "request_id", "scope", "send", "started")
 
     def __init__(self, send: Send, scope: Scope, journal: Journal | None) -> None:
         self.send = send
@@ -188,7 +191,11 @@ class _Reply:
         if message["type"] == "http.response.start" and not self.answered:
             self.answered = True
             # A new list in the message, as Starlette's middleware does: a response may keep its own.
-            message["headers"] = [*message.get("headers", ()), *self.added, *openai_headers(self.request_id, self.started)]
+            message["headers"] = [
+                *message.get("headers", ()),
+                *self.added,
+                *openai_headers(self.request_id, self.started),
+            ]
             if self.journal is not None:
                 self.record(message["status"])
         await self.send(message)
