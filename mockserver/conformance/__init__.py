@@ -9,11 +9,12 @@
 The CLI is `mockserver conform` (command.py). Lifecycle check names are listed in `CHECKS`.
 """
 
-from mockserver.conformance import dialect_checks  # noqa: F401  (registers its checks in CHECKS)
+from mockserver.conformance import consistency, dialect_checks  # noqa: F401  (register their checks in CHECKS)
 from mockserver.conformance.budget import CreateBudget, job_creating_operations
 from mockserver.conformance.checks import CHECKS
 from mockserver.conformance.lifecycle import LifecycleSettings
 from mockserver.conformance.report import DEVIATION, ERROR, CheckResult, Finding, Report
+from mockserver.conformance.retries import RetryPolicy
 from mockserver.conformance.runner import PHASES, ConformOptions, make_plan, run_conformance
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Finding",
     "LifecycleSettings",
     "Report",
+    "RetryPolicy",
     "job_creating_operations",
     "make_plan",
     "run_conformance",

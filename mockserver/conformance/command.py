@@ -12,6 +12,7 @@ from mockserver.contract.loading import ContractError
 
 try:
     from mockserver.conformance.lifecycle import LifecycleSettings
+    from mockserver.conformance.retries import RetryPolicy
     from mockserver.conformance.runner import PHASES, ConformOptions, make_plan, run_conformance
 
     MISSING: str | None = None
@@ -94,6 +95,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="model for the lifecycle jobs (default: the contract's default)")
     p.add_argument("--request-timeout", type=float, default=30.0, help="seconds per request (default: 30)")
     p.add_argument(
+        "--max-attempts",
+        type=int,
+        default=4,
+        help="tries of one request answered 429/503, the first included (default: 4; 1: no retries)",
+    )
+    p.add_argument(
+        "--retry-budget",
+        type=float,
+        default=120.0,
+        help="seconds of waiting for 429/503 retries in the whole run (default: 120)",
+    )
+    p.add_argument(
         "--exclude-checks", default="", help="comma-separated check names not to run (lifecycle or schemathesis names)"
     )
     p.add_argument(
@@ -153,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             headers=headers,
             exclude_checks=tuple(_csv(args.exclude_checks)),
             lifecycle=settings,
+            retry=RetryPolicy(max_attempts=args.max_attempts, budget_seconds=args.retry_budget),
         )
     except ValueError as exc:
         p.error(str(exc))

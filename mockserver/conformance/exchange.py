@@ -33,6 +33,14 @@ class Exchange:
     json: Any = None
     network_error: str | None = None
     elapsed: float = 0.0
+    sent_at: float = 0.0  # time.monotonic() when sent: orders the exchanges of a job
+    attempts: int = 1  # tries sent (retries.py); the one recorded is the last
+    gave_up: str | None = None  # why a 429/503 answer was not retried further
+
+    @property
+    def rate_limited(self) -> bool:
+        """Still 429 after the retries: says nothing about the contract."""
+        return self.status == 429
 
     @property
     def media_type(self) -> str:

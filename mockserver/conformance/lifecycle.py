@@ -5,13 +5,15 @@ It only talks and records; `checks.py` judges what it recorded. The scenario:
 1. probes that create nothing: the list without a key and with a made-up key, an unknown id;
 2. a job that should complete: create, ask for its content at once (before it can be done),
    poll it to a terminal state within the deadline (plus a few polls after, to see that it stays
-   there), download every content variant, find it in the list, delete it, fetch it again;
+   there), asking for its content again after every poll that says it is pending, download every
+   content variant, find it in the list, delete it, fetch it again;
 3. a job that should fail: created with `X-Mock-Outcome: failed:internal_error` and the same
    request as a `[mock:...]` prompt marker (the fake honours either; real servers ignore both),
-   polled to a terminal state, then asked for its content.
+   polled to a terminal state the same way, then asked for its content.
 
 Every create is taken from the shared `CreateBudget`; a job the budget does not cover is not
-created and its checks are reported as skipped.
+created and its checks are reported as skipped. Every request is retried on 429/503 as a careful
+client does (retries.py); the answer recorded is the last one.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import requests
 from mockserver import __version__
 from mockserver.conformance.budget import CreateBudget
 from mockserver.conformance.exchange import BODY_PREFIX_BYTES, Exchange, lower_headers
+from mockserver.conformance.retries import RetryLedger, may_resend_create, send_carefully
 from mockserver.contract.loading import PHASE_SYNONYMS, Contract
 from mockserver.core.jobs import Phase
 
@@ -63,6 +66,7 @@ class JobTrace:
     video_id: str | None = None
     early_content: Exchange | None = None  # content asked for right after the create
     polls: list[Exchange] = field(default_factory=list)
+    pending_content: list[Exchange] = field(default_factory=list)  # content asked for after each pending poll
     content: dict[str, Exchange] = field(default_factory=dict)  # variant -> download
     listing: list[Exchange] = field(default_factory=list)
     delete: Exchange | None = None
@@ -88,6 +92,7 @@ class JobTrace:
             self.create,
             self.early_content,
             *self.polls,
+            *self.pending_content,
             *self.content.values(),
             *self.listing,
             self.delete,
@@ -95,6 +100,14 @@ class JobTrace:
         ):
             if ex is not None:
                 yield ex
+
+    def timeline(self) -> list[Exchange]:
+        """Every exchange of the job in the order it was sent."""
+        return sorted(self.exchanges(), key=lambda ex: ex.sent_at)
+
+    def asked(self) -> dict[str, str]:
+        """The form the create sent (empty when there was no create)."""
+        return dict(self.create.form or {}) if self.create is not None else {}
 
 
 @dataclass
@@ -121,15 +134,23 @@ def phase_words(contract: Contract) -> dict[str, Phase]:
 
 
 class LifecycleClient:
-    """A small recording HTTP client for one base URL and key."""
+    """A small recording HTTP client for one base URL and key that retries 429/503 as retries.py says."""
 
     def __init__(
-        self, base_url: str, api_key: str, settings: LifecycleSettings, extra_headers: dict[str, str] | None = None
+        self,
+        base_url: str,
+        api_key: str,
+        settings: LifecycleSettings,
+        extra_headers: dict[str, str] | None = None,
+        retries: RetryLedger | None = None,
+        budget: CreateBudget | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.settings = settings
         self.extra_headers = dict(extra_headers or {})
+        self.retries = retries or RetryLedger()
+        self.budget = budget
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"mockserver-conform/{__version__}"
 
@@ -148,6 +169,34 @@ class LifecycleClient:
         form: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
         read_body: bool = True,
+        creates_job: bool = False,
+    ) -> Exchange:
+        """Send one request, retried while it is answered 429/503 and the budgets allow; the last answer is recorded."""
+        budget = self.budget
+        exchange, attempts, stopped = send_carefully(
+            self.retries,
+            f"{step} ({operation})",
+            lambda: self._send_once(step, operation, method, path, auth, params, form, headers, read_body),
+            lambda exchange: (exchange.status, exchange.headers),
+            may_resend_create(lambda: budget.spend(operation))
+            if creates_job and budget is not None
+            else lambda s: True,
+        )
+        exchange.attempts = attempts
+        exchange.gave_up = stopped.reason if stopped else None
+        return exchange
+
+    def _send_once(
+        self,
+        step: str,
+        operation: str,
+        method: str,
+        path: str,
+        auth: str,
+        params: dict[str, str] | None,
+        form: dict[str, str] | None,
+        headers: dict[str, str] | None,
+        read_body: bool,
     ) -> Exchange:
         url = self.base_url + path
         if params:
@@ -159,7 +208,7 @@ class LifecycleClient:
         elif auth == "wrong":
             sent_headers["Authorization"] = f"Bearer {WRONG_KEY}"
         exchange = Exchange(step, operation, method, url, request_headers, form=form, auth=auth)
-        started = time.monotonic()
+        started = exchange.sent_at = time.monotonic()
         try:
             # Multipart even without a file, as the official SDKs send it.
             files = {name: (None, value) for name, value in form.items()} if form is not None else None
@@ -275,8 +324,14 @@ class Lifecycle:
             headers["X-Mock-Outcome"] = FAILED_OUTCOME
             prompt = f"{prompt} [mock:{FAILED_OUTCOME}]"
         form = create_form(self.contract, self.settings, prompt)
-        trace.create = self.client.send("create", "POST /videos", "POST", "/videos", form=form, headers=headers)
+        trace.create = self.client.send(
+            "create", "POST /videos", "POST", "/videos", form=form, headers=headers, creates_job=True
+        )
         body = trace.create.json
+        if trace.create.rate_limited:
+            trace.not_created = f"rate limited: the create was answered 429 ({trace.create.gave_up or 'not retried'})"
+            self.progress(f"lifecycle: {role} job not created: {trace.not_created}")
+            return trace
         if not trace.create.ok or not isinstance(body, dict) or not isinstance(body.get("id"), str):
             trace.not_created = f"the create request was not accepted: {trace.create.describe_response()}"
             self.progress(f"lifecycle: {role} job not created: {trace.not_created}")
@@ -321,6 +376,16 @@ class Lifecycle:
             trace.polls.append(poll)
             status = poll.json.get("status") if isinstance(poll.json, dict) else None
             phase = self.run.phase_of(status)
+            if phase is not None and not phase.terminal:
+                # Any poll may be the last pending one; what content says then is judged against it (consistency.py).
+                trace.pending_content.append(
+                    self.client.send(
+                        f"content at poll {len(trace.polls)}",
+                        "GET /videos/{video_id}/content",
+                        "GET",
+                        path + "/content",
+                    )
+                )
             if settle_left is None and phase is not None and phase.terminal:
                 settle_left = self.settings.settle_polls
             elif settle_left is not None:
@@ -375,10 +440,11 @@ def run_lifecycle(
     settings: LifecycleSettings | None = None,
     *,
     extra_headers: dict[str, str] | None = None,
+    retries: RetryLedger | None = None,
     progress: Progress = lambda line: None,
 ) -> LifecycleRun:
     settings = settings or LifecycleSettings()
-    client = LifecycleClient(base_url, api_key, settings, extra_headers)
+    client = LifecycleClient(base_url, api_key, settings, extra_headers, retries, budget)
     try:
         return Lifecycle(contract, client, budget, settings, progress).execute()
     finally:

@@ -90,6 +90,10 @@ class Report:
     max_creates: int
     creates_sent: int = 0
     creates_refused: dict[str, int] = field(default_factory=dict)  # operation -> requests not sent
+    retry_policy: str = ""  # the retry budget, in words (retries.RetryPolicy.describe)
+    retries: dict[str, int] = field(default_factory=dict)  # HTTP status -> retries sent after it
+    retry_seconds: float = 0.0  # waited before those retries
+    retries_given_up: list[str] = field(default_factory=list)  # requests still 429/503 when the budget said stop
     checks: dict[str, CheckResult] = field(default_factory=dict)
     phases: list[PhaseResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # the run could not do something it should have
@@ -118,6 +122,10 @@ class Report:
     @property
     def creates_refused_total(self) -> int:
         return sum(self.creates_refused.values())
+
+    @property
+    def retries_total(self) -> int:
+        return sum(self.retries.values())
 
     @property
     def passed(self) -> bool:
@@ -210,6 +218,7 @@ def render_text(report: Report, redact: Redactor | None = None) -> str:
             else ""
         )
     )
+    lines += _retry_lines(report)
     counts = {status: sum(1 for r in report.checks.values() if r.status == status) for status in _MARK}
     verdict = "PASSED" if report.passed else "FAILED"
     lines.append(
@@ -219,6 +228,22 @@ def render_text(report: Report, redact: Redactor | None = None) -> str:
         + f" in {report.duration:.1f}s"
     )
     return redact("\n".join(lines))
+
+
+def _retry_lines(report: Report) -> list[str]:
+    if not report.retries_total and not report.retries_given_up:
+        return [f"Retries: none needed ({report.retry_policy})"] if report.retry_policy else []
+    by_status = ", ".join(f"after {status} x{count}" for status, count in report.retries.items())
+    lines = [
+        f"Retries: {report.retries_total} ({by_status or 'none'}), {report.retry_seconds:.1f}s waited "
+        f"({report.retry_policy}); rate limits are never counted as failures"
+    ]
+    if report.retries_given_up:
+        lines.append(f"  given up on {len(report.retries_given_up)} request(s):")
+        lines += [f"  - {line}" for line in report.retries_given_up[:10]]
+        if len(report.retries_given_up) > 10:
+            lines.append(f"  ... and {len(report.retries_given_up) - 10} more (see the json report)")
+    return lines
 
 
 def _finding_lines(result: CheckResult) -> list[str]:

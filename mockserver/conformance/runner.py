@@ -5,7 +5,8 @@ the same engine `st run` drives), so its events feed this report directly and it
 through the cost guard: while the run lasts, the requests transport refuses any job-creating
 request the shared `CreateBudget` no longer covers (those show up as "not sent", never as
 failures). Operations that could create a job are left out of schemathesis altogether once the
-lifecycle phase has used the whole budget.
+lifecycle phase has used the whole budget. The same transport retries 429/503 answers within the
+run's shared `RetryLedger` (retries.py), so schemathesis judges what a careful client ends up with.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ from mockserver.conformance.budget import CreateBudget, CreateBudgetSpent, job_c
 from mockserver.conformance.checks import CHECKS, Failed, Passed, Skipped, run_checks
 from mockserver.conformance.lifecycle import LifecycleSettings, run_lifecycle
 from mockserver.conformance.report import ERROR, Finding, PhaseResult, Report
+from mockserver.conformance.retries import (
+    RATE_LIMITED,
+    RateLimited,
+    RetryLedger,
+    RetryPolicy,
+    may_resend_create,
+    send_carefully,
+)
 from mockserver.conformance.wire_forms import negative_on_the_wire
 from mockserver.contract.loading import Contract, resolve_spec_path
 from mockserver.http.auth import mask
@@ -46,6 +55,7 @@ class ConformOptions:
     headers: dict[str, str] = field(default_factory=dict)  # extra headers on every request
     exclude_checks: tuple[str, ...] = ()  # lifecycle or schemathesis check names not to run
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:
         unknown = [p for p in self.phases if p not in PHASES]
@@ -64,6 +74,7 @@ class Plan:
     phases: tuple[str, ...]
     max_creates: int
     lifecycle_creates: int
+    retry: RetryPolicy
 
     def render(self, base_url: str) -> str:
         lines = [
@@ -82,6 +93,9 @@ class Plan:
         lines.append(
             f"Creates: at most {self.max_creates} job-creating request(s) in the whole run (--max-creates); "
             f"the lifecycle phase uses up to {self.lifecycle_creates}, schemathesis the rest"
+        )
+        lines.append(
+            f"Retries: 429/503 answers are retried after the wait the server asks for; {self.retry.describe()}"
         )
         return "\n".join(lines)
 
@@ -106,6 +120,7 @@ def make_plan(options: ConformOptions, contract: Contract | None = None) -> Plan
         phases=options.phases,
         max_creates=options.max_creates,
         lifecycle_creates=lifecycle,
+        retry=options.retry,
     )
 
 
@@ -114,6 +129,7 @@ def run_conformance(options: ConformOptions, progress: Progress = lambda line: N
     started = time.monotonic()
     contract = load_contract(options.spec)
     budget = CreateBudget(options.max_creates)
+    retries = RetryLedger(options.retry)
     report = Report(
         base_url=options.base_url,
         spec=str(contract.source or options.spec),
@@ -121,12 +137,22 @@ def run_conformance(options: ConformOptions, progress: Progress = lambda line: N
         max_creates=options.max_creates,
     )
     if "lifecycle" in options.phases:
-        _lifecycle_phase(options, contract, budget, report, progress)
+        _lifecycle_phase(options, contract, budget, retries, report, progress)
     wanted = [p for p in SCHEMATHESIS_PHASES if p in options.phases]
     if wanted:
-        _schemathesis_phases(options, contract, budget, report, progress, wanted)
+        _schemathesis_phases(options, contract, budget, retries, report, progress, wanted)
     report.creates_sent = budget.sent
     report.creates_refused = dict(budget.refused)
+    report.retry_policy = options.retry.describe()
+    report.retries = {str(status): count for status, count in sorted(retries.retries.items())}
+    report.retry_seconds = retries.waited
+    report.retries_given_up = [f"HTTP {status} {what}" for status, what in retries.given_up]
+    limited = sum(1 for status, _ in retries.given_up if status == RATE_LIMITED)
+    if limited:
+        report.errors.append(
+            f"{limited} request(s) still rate-limited (429) when the retry budget said stop; "
+            "the checks that needed them are skipped, not failed"
+        )
     report.duration = time.monotonic() - started
     return report
 
@@ -134,8 +160,21 @@ def run_conformance(options: ConformOptions, progress: Progress = lambda line: N
 # -- lifecycle -----------------------------------------------------------------------------
 
 
+def _rate_limited_skip(verdict: Failed) -> Skipped | None:
+    """A verdict on an answer that was still 429 after the retries says nothing about the contract."""
+    ex = verdict.exchange
+    if ex is None or not ex.rate_limited:
+        return None
+    return Skipped(f"rate limited: {ex.step} was answered 429 ({ex.gave_up or 'not retried'})")
+
+
 def _lifecycle_phase(
-    options: ConformOptions, contract: Contract, budget: CreateBudget, report: Report, progress: Progress
+    options: ConformOptions,
+    contract: Contract,
+    budget: CreateBudget,
+    retries: RetryLedger,
+    report: Report,
+    progress: Progress,
 ) -> None:
     started = time.monotonic()
     progress("lifecycle phase: real jobs, polled to the end")
@@ -143,12 +182,21 @@ def _lifecycle_phase(
     settings = options.lifecycle
     settings.request_timeout = options.request_timeout
     run = run_lifecycle(
-        contract, options.base_url, options.api_key, budget, settings, extra_headers=headers, progress=progress
+        contract,
+        options.base_url,
+        options.api_key,
+        budget,
+        settings,
+        extra_headers=headers,
+        retries=retries,
+        progress=progress,
     )
     verdicts = run_checks(run, [name for name in CHECKS if name not in options.exclude_checks])
     for name, results in verdicts.items():
         result = report.result(name, "lifecycle", CHECKS[name].description, CHECKS[name].severity)
         for verdict in results:
+            if isinstance(verdict, Failed):
+                verdict = _rate_limited_skip(verdict) or verdict
             if isinstance(verdict, Passed):
                 result.passed += 1
             elif isinstance(verdict, Skipped):
@@ -181,26 +229,47 @@ def _lifecycle_phase(
 _guard_lock = threading.Lock()
 
 
+def _status_and_headers(response: Any) -> tuple[int | None, dict[str, str]]:
+    """schemathesis' Response has lower-cased header names with a list of values each."""
+    return response.status_code, {name.lower(): values[0] for name, values in response.headers.items() if values}
+
+
 @contextlib.contextmanager
-def _create_guard(budget: CreateBudget, creating: frozenset[tuple[str, str]]) -> Iterator[None]:
-    """Make schemathesis' requests transport refuse job-creating requests beyond the budget.
+def _careful_transport(
+    budget: CreateBudget, creating: frozenset[tuple[str, str]], retries: RetryLedger
+) -> Iterator[None]:
+    """Make schemathesis' requests transport keep to the create budget and retry 429/503 as the lifecycle does.
 
     Every request schemathesis sends to the API (generated cases, stateful steps, the extra
     requests some checks make) goes through this transport's `send`; the instance attribute
-    shadows the method only for the duration of the run.
+    shadows the method only for the duration of the run. A job-creating request beyond the budget
+    is refused; one still answered 429 when the retry budget says stop raises `RateLimited`, so
+    that no check judges a rate limit.
     """
     from schemathesis.transport.requests import REQUESTS_TRANSPORT
 
     with _guard_lock:
         original = REQUESTS_TRANSPORT.send
 
-        def guarded_send(case: Any, **kwargs: Any) -> Any:
+        def careful_send(case: Any, **kwargs: Any) -> Any:
             operation = case.operation
-            if (operation.method.upper(), operation.path) in creating:
-                budget.require(f"{operation.method.upper()} {operation.path}")
-            return original(case, **kwargs)
+            label = f"{operation.method.upper()} {operation.path}"
+            creates = (operation.method.upper(), operation.path) in creating
+            if creates:
+                budget.require(label)
+            response: Any
+            response, _, stopped = send_carefully(
+                retries,
+                f"schemathesis {label}",
+                lambda: original(case, **kwargs),
+                _status_and_headers,
+                may_resend_create(lambda: budget.spend(label)) if creates else lambda status: True,
+            )
+            if stopped is not None and response.status_code == RATE_LIMITED:
+                raise RateLimited(label, stopped.reason)
+            return response
 
-        REQUESTS_TRANSPORT.send = guarded_send  # type: ignore[method-assign]
+        REQUESTS_TRANSPORT.send = careful_send  # type: ignore[method-assign]
         try:
             yield
         finally:
@@ -256,12 +325,13 @@ def _serialize_file_parts(contract: Contract) -> None:
         schemathesis.serializer.alias(missing, "application/octet-stream")
 
 
-def _is_budget_error(error: BaseException | None) -> bool:
+def _is_held_back(error: BaseException | None) -> bool:
+    """A request the cost guard did not send, or a rate limit not handed on: counted, never a run error."""
     seen = 0
     while error is not None and seen < 10:
-        if isinstance(error, CreateBudgetSpent):
+        if isinstance(error, (CreateBudgetSpent, RateLimited)):
             return True
-        if isinstance(error, BaseExceptionGroup) and any(_is_budget_error(e) for e in error.exceptions):
+        if isinstance(error, BaseExceptionGroup) and any(_is_held_back(e) for e in error.exceptions):
             return True
         error = error.__cause__ or error.__context__
         seen += 1
@@ -276,6 +346,7 @@ def _schemathesis_phases(
     options: ConformOptions,
     contract: Contract,
     budget: CreateBudget,
+    retries: RetryLedger,
     report: Report,
     progress: Progress,
     wanted: list[str],
@@ -305,7 +376,7 @@ def _schemathesis_phases(
 
     phase_started: dict[str, float] = {}
     phase_counts: dict[str, list[int]] = {}
-    with _create_guard(budget, creating):
+    with _careful_transport(budget, creating, retries):
         for event in from_schema(schema).execute():
             if isinstance(event, events.PhaseStarted) and event.phase.name not in INTERNAL_PHASES:
                 name = event.phase.name.value
@@ -332,8 +403,8 @@ def _schemathesis_phases(
                 if _record_scenario(event, report, Status, contract):
                     counts[1] += 1
             elif isinstance(event, events.NonFatalError):
-                if _is_budget_error(event.value):
-                    continue  # counted by the budget as "not sent"
+                if _is_held_back(event.value):
+                    continue  # counted by the budget as "not sent", or by the retries as given up
                 report.errors.append(
                     _plain(
                         f"schemathesis {event.phase.value if event.phase else ''} {event.label}: {event.info.title}: {event.info.message}"
