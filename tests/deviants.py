@@ -43,7 +43,9 @@ class Captured:
         return None
 
     def set_header(self, name: str, value: str) -> None:
-        self.headers = [(k, v) for k, v in self.headers if k.decode().lower() != name] + [(name.encode(), value.encode())]
+        self.headers = [(k, v) for k, v in self.headers if k.decode().lower() != name] + [
+            (name.encode(), value.encode())
+        ]
 
     @property
     def json(self) -> Any:
@@ -180,13 +182,134 @@ def content_early(app: ASGIApp) -> ASGIApp:
     return rewriting(app, rewrite)
 
 
+def content_while_running(app: ASGIApp) -> ASGIApp:
+    """Content refused while queued (so the request right after the create gets its 409) but served once in_progress."""
+    mp4 = next((REPO / "fixtures").glob("video_*.mp4")).read_bytes()
+    status: dict[str, str] = {}
+
+    def rewrite(scope: Scope, response: Captured) -> None:
+        video = VIDEO_PATH.match(scope["path"])
+        content = CONTENT_PATH.match(scope["path"])
+        if video and isinstance(response.json, dict):
+            status[video["id"]] = str(response.json.get("status"))
+        elif content and response.status == 409 and status.get(content["id"]) == "in_progress":
+            response.status = 200
+            response.body = mp4
+            response.set_header("content-type", "video/mp4")
+
+    return rewriting(app, rewrite)
+
+
+def pending_with_error(app: ASGIApp) -> ASGIApp:
+    """A running job already carries an `error` (what a stateless mock such as Steady invents)."""
+
+    def edit(scope: Scope, video: dict[str, Any]) -> None:
+        if video.get("status") == "in_progress":
+            video["error"] = {"code": "internal_error", "message": "made up"}
+
+    return rewriting(app, _edit_videos(edit))
+
+
+def progress_full_early(app: ASGIApp) -> ASGIApp:
+    """A running job says progress 100."""
+
+    def edit(scope: Scope, video: dict[str, Any]) -> None:
+        if video.get("status") == "in_progress":
+            video["progress"] = 100
+
+    return rewriting(app, _edit_videos(edit))
+
+
+def seconds_not_asked(app: ASGIApp) -> ASGIApp:
+    """Every job says `seconds: "12"`, whatever the create asked for."""
+    return rewriting(app, _edit_videos(lambda scope, video: video.update(seconds="12")))
+
+
+def list_disagrees(app: ASGIApp) -> ASGIApp:
+    """List entries give a completed job another `expires_at` than its retrieve does."""
+
+    def edit(scope: Scope, video: dict[str, Any]) -> None:
+        if scope["path"] == "/v1/videos" and scope["method"] == "GET" and isinstance(video.get("expires_at"), int):
+            video["expires_at"] += 600
+
+    return rewriting(app, _edit_videos(edit))
+
+
+def _refuse(status: int, headers: list[tuple[bytes, bytes]]) -> Captured:
+    code = "rate_limit_exceeded" if status == 429 else "service_unavailable"
+    body = {"error": {"message": "Rate limit reached for requests.", "type": "requests", "param": None, "code": code}}
+    return Captured(status, [(b"content-type", b"application/json"), *headers], json.dumps(body).encode())
+
+
+def _refusing(app: ASGIApp, refusal: Callable[[Scope, int], Captured | None]) -> ASGIApp:
+    """Answers some API requests itself, without passing them on (so a refused create starts no job)."""
+    seen = 0
+
+    async def wrapped(scope: Scope, receive: Any, send: Any) -> None:
+        nonlocal seen
+        if scope["type"] == "http" and not scope["path"].startswith("/__"):
+            seen += 1
+            refused = refusal(scope, seen)
+            if refused is not None:
+                headers = [*refused.headers, (b"content-length", str(len(refused.body)).encode())]
+                await send({"type": "http.response.start", "status": refused.status, "headers": headers})
+                await send({"type": "http.response.body", "body": refused.body})
+                return
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+def rate_limited(app: ASGIApp) -> ASGIApp:
+    """The faithful fake behind a rate limiter that refuses the first try of every request (so every other one).
+
+    The first refusal says `Retry-After: 1` (seconds) alone; the others `retry-after-ms: 20` beside it, which the
+    SDKs read first; every fourth refusal of a GET is a 503. /__count counts the creates that reached the fake.
+    """
+
+    def refusal(scope: Scope, seen: int) -> Captured | None:
+        if seen % 2 == 0:
+            return None
+        if seen == 1:
+            return _refuse(429, [(b"retry-after", b"1")])
+        status = 503 if scope["method"] == "GET" and seen % 8 == 7 else 429
+        return _refuse(status, [(b"retry-after", b"1"), (b"retry-after-ms", b"20")])
+
+    return _refusing(counting(app), refusal)
+
+
+def always_rate_limited(app: ASGIApp) -> ASGIApp:
+    """Every API request is answered 429 (`retry-after-ms: 10`), for ever."""
+    return _refusing(counting(app), lambda scope, seen: _refuse(429, [(b"retry-after-ms", b"10")]))
+
+
+def create_503_accepted(app: ASGIApp) -> ASGIApp:
+    """The first create starts a job and is then answered 503, as a gateway whose upstream took it too long might."""
+    creates = 0
+
+    def rewrite(scope: Scope, response: Captured) -> None:
+        nonlocal creates
+        if scope["method"] == "POST" and scope["path"] == "/v1/videos" and response.status == 200:
+            creates += 1
+            if creates == 1:
+                response.status = 503
+                response.set_json(
+                    {"error": {"message": "upstream timed out", "type": "server_error", "param": None, "code": None}}
+                )
+                response.set_header("retry-after-ms", "20")
+
+    return rewriting(counting(app), rewrite)
+
+
 def bare_errors(app: ASGIApp) -> ASGIApp:
     """Errors as {"code", "message"} without the {"error": {...}} envelope (new-api's task style)."""
 
     def rewrite(scope: Scope, response: Captured) -> None:
         body = response.json
         if response.status >= 400 and isinstance(body, dict) and isinstance(body.get("error"), dict):
-            response.set_json({"code": body["error"].get("code"), "message": body["error"].get("message"), "data": None})
+            response.set_json(
+                {"code": body["error"].get("code"), "message": body["error"].get("message"), "data": None}
+            )
 
     return rewriting(app, rewrite)
 
@@ -240,12 +363,18 @@ def counting(app: ASGIApp) -> ASGIApp:
     async def wrapped(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/__count":
             body = json.dumps(dict(counts)).encode()
-            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+            )
             await send({"type": "http.response.body", "body": body})
             return
         if scope["type"] == "http" and not scope["path"].startswith("/__"):
             counts["requests"] += 1
-            if scope["method"] == "POST" and CREATING.match(scope["path"]) and not scope["path"].startswith("/v1/videos/characters"):
+            if (
+                scope["method"] == "POST"
+                and CREATING.match(scope["path"])
+                and not scope["path"].startswith("/v1/videos/characters")
+            ):
                 counts["creates"] += 1
         await app(scope, receive, send)
 
@@ -255,8 +384,25 @@ def counting(app: ASGIApp) -> ASGIApp:
 DEVIANTS: dict[str, Callable[[ASGIApp], ASGIApp]] = {
     fn.__name__: fn
     for fn in (
-        status_word, missing_field, seconds_int, progress_backwards, completed_regresses, content_type,
-        content_early, bare_errors, no_auth, no_failures, counting,
+        status_word,
+        missing_field,
+        seconds_int,
+        progress_backwards,
+        completed_regresses,
+        content_type,
+        content_early,
+        bare_errors,
+        no_auth,
+        no_failures,
+        counting,
+        content_while_running,
+        pending_with_error,
+        progress_full_early,
+        seconds_not_asked,
+        list_disagrees,
+        rate_limited,
+        always_rate_limited,
+        create_503_accepted,
     )
 }
 
@@ -279,7 +425,9 @@ def serve_deviant(name: str) -> Iterator[RunningServer]:
 def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
-    p = argparse.ArgumentParser(prog="python -m tests.deviants", description="serve the fake with one deliberate deviation")
+    p = argparse.ArgumentParser(
+        prog="python -m tests.deviants", description="serve the fake with one deliberate deviation"
+    )
     p.add_argument("name", choices=sorted(DEVIANTS))
     p.add_argument("--port", type=int, required=True)
     args = p.parse_args(argv)
