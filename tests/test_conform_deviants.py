@@ -14,12 +14,15 @@ from tests.deviants import serve_deviant
 KEY = "sk-deviant-check-0123456789"
 
 
-
-def check(deviant: str, phases: tuple[str, ...] = ("lifecycle",), failed_job: bool = False, **options: object) -> Report:
+def check(
+    deviant: str, phases: tuple[str, ...] = ("lifecycle",), failed_job: bool = False, **options: object
+) -> Report:
     # Short jobs polled often, so that a deviation in the running phase is seen several times.
     fast = LifecycleSettings(poll_interval=0.2, mock_duration=1.2, deadline=30, max_polls=60, failed_job=failed_job)
     with serve_deviant(deviant) as server:
-        return run_conformance(ConformOptions(base_url=server.base_url, api_key=KEY, phases=phases, lifecycle=fast, **options))
+        return run_conformance(
+            ConformOptions(base_url=server.base_url, api_key=KEY, phases=phases, lifecycle=fast, **options)
+        )
 
 
 @pytest.mark.parametrize(
@@ -32,8 +35,13 @@ def check(deviant: str, phases: tuple[str, ...] = ("lifecycle",), failed_job: bo
         ("completed_regresses", "terminal_is_final", "'completed' then 'in_progress'"),
         ("content_type", "content_media_type", "application/octet-stream"),
         ("content_early", "content_before_completion", "HTTP 200 video/mp4"),
-        ("bare_errors", "error_envelope", "not an {\"error\": {...}} object"),
+        ("bare_errors", "error_envelope", 'not an {"error": {...}} object'),
         ("no_auth", "auth_required", "HTTP 200"),
+        ("content_while_running", "content_matches_status", "HTTP 200 video/mp4"),
+        ("pending_with_error", "status_fields", "status 'in_progress' with error {'code': 'internal_error'"),
+        ("progress_full_early", "progress_matches_status", "progress 100"),
+        ("seconds_not_asked", "job_matches_request", "seconds '12'"),
+        ("list_disagrees", "list_matches_retrieve", "the list entry has expires_at"),
     ],
 )
 def test_each_deviation_fails_its_named_check_with_a_useful_message(deviant: str, check_name: str, words: str) -> None:
@@ -47,6 +55,18 @@ def test_each_deviation_fails_its_named_check_with_a_useful_message(deviant: str
     assert KEY not in finding.curl
     # The checks that have nothing to do with this deviation still pass.
     assert "create_accepted" not in report.failed_checks()
+
+
+def test_content_served_once_the_job_runs_is_caught_by_the_content_asked_for_at_each_pending_poll() -> None:
+    # The content request right after the create is refused (the job is queued then), so the check of that one
+    # request passes; the answers at the later polls are judged against the statuses around them.
+    report = check("content_while_running")
+    assert report.checks["content_before_completion"].status == "pass"
+    assert report.failed_checks() == ["content_matches_status"]
+    finding = report.findings("content_matches_status")[0]
+    assert finding.step.startswith("content at poll ")
+    assert "'in_progress' at poll" in finding.expected and "so there is no content yet" in finding.expected
+    assert finding.curl.endswith('/content -H "Authorization: Bearer $OPENAI_API_KEY"')
 
 
 def test_a_server_that_cannot_fail_a_job_gets_skipped_failed_job_checks_never_passed() -> None:

@@ -62,6 +62,9 @@ def check(description: str, severity: str = ERROR) -> Callable[[CheckFunction], 
         raise ValueError(f"severity {severity!r}: choose from {', '.join(SEVERITIES)}")
 
     def register(function: CheckFunction) -> CheckFunction:
+        # Reports, profiles and tests refer to a check by its name: a second one of that name would replace it unseen.
+        if function.__name__ in CHECKS:
+            raise ValueError(f"a lifecycle check named {function.__name__!r} is already registered")
         CHECKS[function.__name__] = LifecycleCheck(function.__name__, description, function, severity)
         return function
 
