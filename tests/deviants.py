@@ -264,7 +264,8 @@ def rate_limited(app: ASGIApp) -> ASGIApp:
     """The faithful fake behind a rate limiter that refuses the first try of every request (so every other one).
 
     The first refusal says `Retry-After: 1` (seconds) alone; the others `retry-after-ms: 20` beside it, which the
-    SDKs read first; every fourth refusal of a GET is a 503. /__count counts the creates that reached the fake.
+    SDKs read first; every fourth refusal of a GET is a 503. /__count counts what came on the wire, refused or
+    not; the fake's journal has the creates that reached it.
     """
 
     def refusal(scope: Scope, seen: int) -> Captured | None:
@@ -275,12 +276,12 @@ def rate_limited(app: ASGIApp) -> ASGIApp:
         status = 503 if scope["method"] == "GET" and seen % 8 == 7 else 429
         return _refuse(status, [(b"retry-after", b"1"), (b"retry-after-ms", b"20")])
 
-    return _refusing(counting(app), refusal)
+    return counting(_refusing(app, refusal))
 
 
 def always_rate_limited(app: ASGIApp) -> ASGIApp:
     """Every API request is answered 429 (`retry-after-ms: 10`), for ever."""
-    return _refusing(counting(app), lambda scope, seen: _refuse(429, [(b"retry-after-ms", b"10")]))
+    return counting(_refusing(app, lambda scope, seen: _refuse(429, [(b"retry-after-ms", b"10")])))
 
 
 def create_503_accepted(app: ASGIApp) -> ASGIApp:
@@ -298,7 +299,7 @@ def create_503_accepted(app: ASGIApp) -> ASGIApp:
                 )
                 response.set_header("retry-after-ms", "20")
 
-    return rewriting(counting(app), rewrite)
+    return counting(rewriting(app, rewrite))
 
 
 def bare_errors(app: ASGIApp) -> ASGIApp:
