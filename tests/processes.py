@@ -66,8 +66,10 @@ def wait_healthy(url: str, process: subprocess.Popen[str], deadline_s: float = 3
 
 
 @contextmanager
-def running(command: Sequence[str], port: int, env: dict[str, str] | None = None) -> Iterator[RunningServer]:
-    """Any server process of ours on `port`, healthy before the block runs and stopped after it."""
+def running(
+    command: Sequence[str], port: int, env: dict[str, str] | None = None, health_path: str = "/__mock/health"
+) -> Iterator[RunningServer]:
+    """Any server process on `port`, answering 200 on `health_path` before the block runs, and stopped after it."""
     process = subprocess.Popen(
         command,
         cwd=REPO,
@@ -78,7 +80,7 @@ def running(command: Sequence[str], port: int, env: dict[str, str] | None = None
     )
     server = RunningServer(process, port)
     try:
-        wait_healthy(f"{server.root}/__mock/health", process)
+        wait_healthy(f"{server.root}{health_path}", process)
         yield server
     finally:
         server.stop()

@@ -81,7 +81,10 @@ def test_a_server_that_never_stops_rate_limiting_fails_no_check_and_says_why_the
     assert report.failed_checks() == []
     assert not report.passed  # the run could not check anything: an error, not a failure
     assert any("still rate-limited (429)" in error for error in report.errors)
-    assert "rate limited: get an unknown id was answered 429 (HTTP 429 on all 3 tries)" in report.checks["unknown_id_404"].skip_reasons
+    assert (
+        "rate limited: get an unknown id was answered 429 (HTTP 429 on all 3 tries)"
+        in report.checks["unknown_id_404"].skip_reasons
+    )
     assert any("rate limited" in reason for reason in report.checks["create_accepted"].skip_reasons)
     # Bounded: each of the four requests (two auth probes, the unknown id, the create) tried exactly three times.
     assert counts["requests"] == 4 * 3 and report.retries == {"429": 4 * 2}
