@@ -264,7 +264,7 @@ def video_schema(run: LifecycleRun) -> Iterator[Verdict]:
         )
 
 
-@check("a job keeps the id its create returned")
+@check("a job keeps the id its create returned (the contract only types the id; the retrieve path names the job by it)")
 def id_stable(run: LifecycleRun) -> Iterator[Verdict]:
     for job in run.jobs.values():
         if job.video_id is None:
@@ -283,7 +283,10 @@ def id_stable(run: LifecycleRun) -> Iterator[Verdict]:
 # -- the lifecycle -------------------------------------------------------------------------
 
 
-@check("a job reaches completed or failed within the deadline")
+@check(
+    "a job reaches completed or failed within the deadline (the contract sets no time limit: the deadline is "
+    "--deadline / --max-polls, the time a user is willing to wait)"
+)
 def terminal_within_deadline(run: LifecycleRun) -> Iterator[Verdict]:
     for role in ("completed", "failed"):
         job, skipped = _created(run, role)
@@ -355,7 +358,10 @@ def progress_range(run: LifecycleRun) -> Iterator[Verdict]:
             yield Failed(exchange, "progress an integer from 0 to 100", f"progress {value!r}")
 
 
-@check("progress never goes down while a job runs")
+@check(
+    "progress never goes down while a job runs (the contract only calls it an approximate completion percentage; "
+    "one that goes down tells a client the job lost work)"
+)
 def progress_monotonic(run: LifecycleRun) -> Iterator[Verdict]:
     for job in run.jobs.values():
         previous: tuple[Exchange, float] | None = None
@@ -373,7 +379,10 @@ def progress_monotonic(run: LifecycleRun) -> Iterator[Verdict]:
             yield Passed()
 
 
-@check("a completed job has completed_at >= created_at and expires_at > completed_at")
+@check(
+    "a completed job has completed_at >= created_at and expires_at > completed_at (the schema only types them as "
+    "integers; the order is what their descriptions mean: created, then completed, then the assets expire)"
+)
 def completed_timestamps(run: LifecycleRun) -> Iterator[Verdict]:
     completed = run.contract.vocabulary.status(Phase.COMPLETED)
     for exchange, video in _video_bodies(run):
@@ -436,7 +445,10 @@ def content_available(run: LifecycleRun) -> Iterator[Verdict]:
             yield Failed(exchange, f"200 with the {variant} content", exchange.describe_response())
 
 
-@check("each content variant is served with its media type (video/mp4, image/webp, image/jpeg)")
+@check(
+    "each content variant is served with its media type (video/mp4, image/webp, image/jpeg; the contract lists the "
+    "three for the one response, which variant carries which is the official API's)"
+)
 def content_media_type(run: LifecycleRun) -> Iterator[Verdict]:
     job = _job(run, "completed")
     downloads = [(v, ex) for v, ex in (job.content.items() if job else []) if ex.ok]
@@ -466,7 +478,10 @@ def content_media_type(run: LifecycleRun) -> Iterator[Verdict]:
             )
 
 
-@check("each content variant really is that format (MP4 ftyp box, WebP or JPEG magic bytes)")
+@check(
+    "each content variant really is that format (MP4 ftyp box, WebP or JPEG magic bytes; the contract types the "
+    "body as bytes, a player needs them to be what the media type says)"
+)
 def content_format(run: LifecycleRun) -> Iterator[Verdict]:
     job = _job(run, "completed")
     downloads = [(v, ex) for v, ex in (job.content.items() if job else []) if ex.ok]
@@ -500,7 +515,10 @@ def _failed_job(run: LifecycleRun) -> tuple[JobTrace | None, Skipped | None]:
     return job, None
 
 
-@check("a failed job carries error.code and error.message")
+@check(
+    "a failed job carries error.code and error.message (the schema makes error nullable on every job; that a failed "
+    "one says why is what the field is for and what the official API does)"
+)
 def failed_job_error(run: LifecycleRun) -> Iterator[Verdict]:
     job, skipped = _failed_job(run)
     if job is None:
@@ -515,7 +533,7 @@ def failed_job_error(run: LifecycleRun) -> Iterator[Verdict]:
         yield Failed(last, "error {code, message} (strings) on a failed job", f"error {error!r}")
 
 
-@check("a failed job has no content (4xx)")
+@check("a failed job has no content (4xx; the contract's content is the generated video, which a failed job never had)")
 def failed_job_no_content(run: LifecycleRun) -> Iterator[Verdict]:
     job, skipped = _failed_job(run)
     if job is None:

@@ -35,6 +35,8 @@ def parser() -> argparse.ArgumentParser:
             "lifecycle checks over real jobs, then schemathesis (examples, coverage, fuzzing, stateful). "
             "Every request that could start a paid job counts against --max-creates. Deviations (what the contract permits but "
             "the official API does not do, e.g. ids of another shape, extra fields) are reported without failing the run. "
+            "429/503 answers are retried after the wait the server asks for, within --max-attempts and --retry-budget, "
+            "and never counted as failures. "
             "Exit code 0 when no check failed (and, with --strict, nothing deviated)."
         ),
     )

@@ -218,7 +218,10 @@ def optional_extras(run: LifecycleRun) -> Iterator[Verdict]:
 # -- errors the schema cannot express -------------------------------------------------------------
 
 
-@check("timestamps (created_at, completed_at, expires_at) are Unix seconds, not milliseconds")
+@check(
+    "timestamps (created_at, completed_at, expires_at) are Unix seconds, not milliseconds (the schema says integer; "
+    "the contract's field descriptions say seconds)"
+)
 def timestamps_in_seconds(run: LifecycleRun) -> Iterator[Verdict]:
     fields = video_shape(run.contract).timestamps
     for exchange, video in _video_bodies(run):
@@ -236,7 +239,10 @@ def timestamps_in_seconds(run: LifecycleRun) -> Iterator[Verdict]:
             yield Passed()
 
 
-@check("completed_at stays null until the job has completed or failed")
+@check(
+    "completed_at stays null until the job has completed or failed (the schema makes it nullable; its description "
+    "says it is set once the job has finished)"
+)
 def completed_at_when_done(run: LifecycleRun) -> Iterator[Verdict]:
     for exchange, video in _video_bodies(run):
         phase = run.phase_of(video.get("status"))
