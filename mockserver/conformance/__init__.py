@@ -6,7 +6,9 @@
     report.failed_checks()     # e.g. ["delete_then_404", "id_stable"]: these fail the run
     report.deviation_checks()  # e.g. ["id_format"]: permitted by the contract, reported, do not fail it
 
-The CLI is `mockserver conform` (command.py). Lifecycle check names are listed in `CHECKS`.
+The CLI is `mockserver conform` (command.py). Lifecycle check names are listed in `CHECKS`: each
+answer judged alone (checks.py, dialect_checks.py), every observation of a job against the others
+(consistency.py). Every request is retried on 429/503 within `RetryPolicy`'s budget (retries.py).
 """
 
 from mockserver.conformance import consistency, dialect_checks  # noqa: F401  (register their checks in CHECKS)
