@@ -25,7 +25,7 @@ import urllib.request
 from collections.abc import Iterable
 from typing import Any
 
-from mockserver.core.videos import owner_of
+from mockserver.core.keys import owner_of
 
 _UNSET: Any = object()
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from mockserver.http.auth import mask
+from mockserver.core.keys import mask
 
 REPORT_FORMATS = ("junit", "json")
 ERROR = "error"  # the contract says otherwise: fails the run

@@ -24,7 +24,7 @@ from mockserver.conformance.lifecycle import LifecycleSettings, run_lifecycle
 from mockserver.conformance.report import ERROR, Finding, PhaseResult, Report
 from mockserver.conformance.wire_forms import negative_on_the_wire
 from mockserver.contract.loading import Contract, resolve_spec_path
-from mockserver.http.auth import mask
+from mockserver.core.keys import mask
 
 SCHEMATHESIS_PHASES = ("examples", "coverage", "fuzzing", "stateful")
 PHASES = ("lifecycle", *SCHEMATHESIS_PHASES)

@@ -11,7 +11,6 @@ The control API (`/__mock/...`) is never subject to faults: a test must always b
 
 from __future__ import annotations
 
-import functools
 import math
 import random
 import re
@@ -22,13 +21,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from mockserver.control.access import CONTROL_PREFIX
 from mockserver.core.errors import APIError
-from mockserver.core.videos import bearer_key, owner_of
+from mockserver.core.keys import owner_of, owner_of_request
 from mockserver.store import Store
 
-CONTROL_PREFIX = "/__mock/"
 ERROR_STATUSES = frozenset({429, 500, 502, 503, 504})
-ANONYMOUS = "anonymous"
 
 _MESSAGES = {
     429: "Rate limit reached for requests.",
@@ -359,7 +357,7 @@ class FaultBook:
         active = self._active()
         if not active:
             return None
-        owner = _owner_from_headers(request_headers)  # only worked out when some rule might care
+        owner = owner_of_request(request_headers)  # only worked out when some rule might care
         latency = 0
         fired: list[str] = []  # ids of the rules that acted, for the journal
         added: list[tuple[str, str]] = []
@@ -435,22 +433,6 @@ class FaultBook:
             ("x-ratelimit-reset-requests", _duration(reset_in)),
         ]
         return None
-
-
-def _owner_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str:
-    for name, value in headers:
-        if name == b"authorization":
-            owner = _owner_of_authorization(value)
-            if owner != ANONYMOUS:
-                return owner
-    return ANONYMOUS
-
-
-@functools.lru_cache(maxsize=256)
-def _owner_of_authorization(value: bytes) -> str:
-    # Cached by the raw header, as owner_of is by key: a client sends the same one on every request.
-    key = bearer_key(value)
-    return owner_of(key) if key is not None else ANONYMOUS
 
 
 def startup_rules(

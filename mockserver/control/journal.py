@@ -21,15 +21,13 @@ from urllib.parse import parse_qs
 
 from starlette.types import Scope
 
-from mockserver.config import DEFAULT_JOURNAL_SIZE
-from mockserver.control.faults import ANONYMOUS
-from mockserver.core.videos import owner_of
-from mockserver.http.auth import mask
+from mockserver.core.keys import ANONYMOUS, caller, mask
 from mockserver.store import Store, StoreError
 
 log = logging.getLogger("mockserver")
 
 # Headers that carry a credential in some client or gateway; their values are masked.
+DEFAULT_JOURNAL_SIZE = 1000
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
 STATE_BODY = "journal_body"  # scope["state"] keys the handlers fill in
 STATE_UPLOADS = "journal_uploads"
@@ -47,7 +45,7 @@ class Entry:
     body: dict[str, Any] | None
     uploads: dict[str, dict[str, Any]]
     status: int
-    owner: str  # fingerprint of the API key (`mockserver.service.owner_of`), or "anonymous"
+    owner: str  # fingerprint of the API key (`mockserver.core.keys.owner_of`), or "anonymous"
     key: str | None  # the key masked, e.g. "sk-...abcd"
     request_id: str | None
     fault: str | None  # the id of the injected fault that answered or delayed it
@@ -234,8 +232,8 @@ def _masked_headers(
             secret = token.strip() if scheme.lower() == "bearer" else value.strip()
             if admin_token and secret == admin_token:
                 value = f"{scheme} ***" if token else "***"  # the admin token is never shown, not even in part
-            elif name == "authorization" and scheme.lower() == "bearer" and secret:
-                owner, key = owner_of(secret), mask(secret)
+            elif name == "authorization" and (found := caller(value_bytes)) is not None:
+                owner, key = found.owner, mask(found.key)
                 value = f"Bearer {key}"
             else:
                 value = mask(value)

@@ -6,8 +6,6 @@ into wire shapes (see wire.py).
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,22 +60,6 @@ def _clip_seconds(seconds: str) -> float:
         return max(0.0, float(seconds))
     except ValueError:
         return 4.0
-
-
-@functools.lru_cache(maxsize=256)
-def owner_of(api_key: str) -> str:
-    """Jobs are keyed by a fingerprint so that the key itself is never stored."""
-    # Cached: auth, the fault injector and the journal each need it on every request, and a
-    # test suite uses a handful of keys. Bounded, so a client cycling keys cannot grow it.
-    return hashlib.sha256(api_key.encode()).hexdigest()[:24]
-
-
-def bearer_key(authorization: bytes) -> str | None:
-    """The key in an `Authorization: Bearer <key>` value as sent; None for any other value."""
-    scheme, _, token = authorization.decode("latin-1").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
 
 
 class JobView(NamedTuple):

@@ -18,10 +18,12 @@ from starlette.types import Receive, Scope, Send
 from mockserver import __version__, profiles
 from mockserver.config import ServerConfig
 from mockserver.contract.loading import Contract
+from mockserver.control.access import ControlAccess
 from mockserver.control.faults import FaultBook
 from mockserver.control.journal import Journal
+from mockserver.control.plane import ControlPlane
 from mockserver.control.routes import control_routes
-from mockserver.control.webhooks import WebhookDispatcher, lifespan, webhook_routes
+from mockserver.control.webhooks import WebhookDispatcher, lifespan
 from mockserver.core import jsonbody
 from mockserver.core.clock import Clock
 from mockserver.core.errors import APIError
@@ -52,7 +54,7 @@ class Server:
         self.config = config
         self.started = time.monotonic()
         # A dialect (`serve --profile`) transforms how things are said, never what happens to a job.
-        self.profile = profiles.load(config.profile, config.extra.get("profile_options"))
+        self.profile = profiles.load(config.profile, config.profile_options)
         self.contract = Contract.load(self.profile.contract_name(config.spec))
         self.vocabulary = self.profile.vocabulary(self.contract.vocabulary)  # the status words clients see
         self.video_shape = wire.VideoShape(self.vocabulary)
@@ -69,31 +71,16 @@ class Server:
         self.service = VideoService(
             self.store, self.clock, self.media, self.ids, TimingPlan(dict(config.timings), config.speed), self.scripts
         )
-        self.auth = Authenticator(config)
+        self.auth = Authenticator(config.api_keys, config.admin_token)
         self.journal = Journal(self.store, config.journal_size, config.admin_token)
         self.faults = FaultBook(self.store, config.faults, seed=config.seed)
-        self.webhooks = WebhookDispatcher(self)
+        self.webhooks = WebhookDispatcher(self.store, self.clock, self.journal, config.webhooks)
+        self.control = ControlPlane(
+            self.store, self.clock, self.scripts, self.faults, self.journal, self.webhooks, self.health
+        )
+        self.control_access = ControlAccess(config.admin_token, config.loopback_only)
         if boot:
-            self.boot()
-
-    def boot(self) -> None:
-        """Put this configuration's start-up faults and webhook endpoints into the store.
-
-        They replace those of an earlier run on the same store; jobs, the clock and whatever was set
-        at run time stay. With several workers the parent process boots once, before they start.
-        """
-        self.faults.install_startup()
-        self.webhooks.install_startup()
-
-    def reset(self) -> int:
-        """Everything back to start-up state; returns how many jobs were forgotten."""
-        jobs = len(self.store)
-        self.store.clear()  # jobs, journal, scripts, faults and their counters, the clock, id counters
-        self.journal.reset()  # a memory store's journal is the journal's own
-        self.faults.reset()  # re-seeds this process's randomness
-        self.webhooks.reset()  # cancels deliveries still retrying
-        self.boot()
-        return jobs
+            self.control.boot()
 
     def render_video(self, view: JobView) -> dict[str, Any]:
         doc = self.video_shape.render(view.job, view.state)
@@ -176,8 +163,7 @@ def _routes(server: Server, operations: dict[str, dict[str, Operation]]) -> list
     async def spec_json(request: Request) -> Response:
         return Response(contract.json_text, media_type="application/json")
 
-    routes += control_routes(server)  # /__mock/...: health, clock, outcomes, faults, journal, reset
-    routes += webhook_routes(server)  # /__mock/webhooks: endpoints, deliveries, faults
+    routes += control_routes(server.control)  # /__mock/...: health, clock, outcomes, faults, journal, webhooks, reset
     routes += [
         Route("/openapi.yaml", spec_yaml),
         Route("/openapi.json", spec_json),

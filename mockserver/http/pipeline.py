@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver.control.faults import CONTROL_PREFIX
+from mockserver.control.access import CONTROL_PREFIX
 from mockserver.http.headers import new_request_id, openai_headers
 from mockserver.http.routing import ErrorHandler, Handler, compile_operations, match_operation
 from mockserver.profiles.base import remember_request, renders_urls, send_json, with_dialect_headers
@@ -71,6 +71,7 @@ class RequestPipeline:
         self.webhooks = server.webhooks
         self.journal = server.journal
         self.faults = server.faults
+        self.control_access = server.control_access
         self.render_error = server.render_error
         self.profile = server.profile
         self.unserved = frozenset(f"{method} {path}" for method, path in server.profile.unserved)
@@ -101,6 +102,8 @@ class RequestPipeline:
                 pinned = self.clock.pin()
             if reply.journal is not None:
                 reply.arrived = (reply.arrived[0], self.clock.settings.at(reply.arrived[0]))
+            if not api:
+                self.control_access.check(path, scope["headers"])
             if operation is not None and operation.label in self.unserved:
                 status, body = self.profile.unknown_route(method, path)
                 await send_json(answer, status, body)

@@ -3,6 +3,9 @@
 `mockserver serve --profile NAME` applies one; `mockserver profiles` lists them. Each module holds
 one dialect and the conformance checks its deviations must trip (EXPECTED_CONFORMANCE_FAILURES:
 check name -> the deviation that trips it, checks of severity `error` and `deviation` alike).
+
+May import: `core` (jobs, ids) and `contract` (the vocabulary). Never `http` or `control`: the
+server calls a profile's hooks, a profile never calls the server.
 """
 
 from __future__ import annotations

@@ -27,7 +27,6 @@ from typing import Any, ClassVar
 
 from starlette.types import Message, Scope, Send
 
-from mockserver.config import ConfigError
 from mockserver.contract.loading import Vocabulary
 from mockserver.core.ids import IdFactory
 from mockserver.core.jobs import Job, JobState, Phase
@@ -35,7 +34,7 @@ from mockserver.core.jobs import Job, JobState, Phase
 Document = dict[str, Any]
 
 
-class ProfileError(ConfigError):
+class ProfileError(ValueError):
     """An unknown profile or a bad profile option; `serve` prints it and exits 2."""
 
 
