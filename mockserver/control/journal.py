@@ -3,8 +3,8 @@
 Each entry holds method, path, query, headers (API keys masked, the admin token never shown), the
 body as the handler parsed it (form fields or JSON; uploads as filename, type, size and sha256,
 never their bytes), the response status, and the fingerprint of the caller's key so that a test
-sharing a server can filter its own requests. The handlers leave the parsed body on
-`scope["state"]` (see inputs.parse_body); the journal never reads or parses a body itself.
+sharing a server can filter its own requests. The request pipeline hands over the body the handler
+parsed (see inputs.parse_body); the journal never reads or parses a body itself.
 Control-API calls (`/__mock/...`) are not journaled.
 """
 
@@ -29,8 +29,6 @@ log = logging.getLogger("mockserver")
 # Headers that carry a credential in some client or gateway; their values are masked.
 DEFAULT_JOURNAL_SIZE = 1000
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
-STATE_BODY = "journal_body"  # scope["state"] keys the handlers fill in
-STATE_UPLOADS = "journal_uploads"
 
 
 @dataclass(frozen=True)
@@ -130,9 +128,19 @@ class Journal:
         self.store.put_doc(self.KIND, str(entry.seq), entry.to_json(), keep=self.size)
 
     def record(
-        self, scope: Scope, status: int, started: tuple[float, float], request_id: str, fault: str | None
+        self,
+        scope: Scope,
+        status: int,
+        started: tuple[float, float],
+        request_id: str,
+        fault: str | None,
+        *,
+        body: dict[str, Any] | None = None,
+        uploads: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         """One API request as its response starts; `started` is (wall, virtual) time when it arrived.
+
+        `body` and `uploads` are what the handler parsed (the journal never reads a body itself).
 
         The request pipeline calls this before the response goes out, so a client that has its
         answer finds the request here, whichever worker it asks. A store that fails to take the
@@ -140,7 +148,6 @@ class Journal:
         """
         if not self.size:
             return
-        state = scope.get("state") or {}
         try:
             # A RawEntry's fields, in order. The server's header list is kept, not copied: it is made
             # for this request and nothing changes it after (the pipeline and handlers only read it).
@@ -152,8 +159,8 @@ class Journal:
                 scope["path"],
                 scope.get("query_string", b""),
                 scope.get("headers", ()),
-                state.get(STATE_BODY),
-                state.get(STATE_UPLOADS),
+                body,
+                uploads or None,
                 status,
                 request_id,
                 fault,

@@ -6,9 +6,7 @@ worker sharing a store sees the same clock, queues, faults, journal and webhook 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from mockserver.control.faults import FaultBook
 from mockserver.control.journal import Journal
@@ -26,7 +24,6 @@ class ControlPlane:
     faults: FaultBook
     journal: Journal
     webhooks: WebhookDispatcher
-    health: Callable[[], dict[str, Any]]  # the server's own description (version, spec, profile, store)
 
     def boot(self) -> None:
         """Put this configuration's start-up faults and webhook endpoints into the store.

@@ -1,4 +1,4 @@
-"""The /__mock control API: clock, scripted outcomes, faults, journal, webhooks, reset (and health).
+"""The /__mock control API: clock, scripted outcomes, faults, journal, webhooks, reset.
 
 JSON in and out; every error is the OpenAI envelope. Described by openapi/control.yaml, which the
 server serves at /__mock/openapi.yaml. Who may call these is decided before any of them runs, by
@@ -71,7 +71,6 @@ class ControlRoutes:
 
     def routes(self) -> list[BaseRoute]:
         return [
-            Route("/__mock/health", self.health, methods=["GET"]),
             Route("/__mock/openapi.yaml", self.spec, methods=["GET"]),
             Route("/__mock/clock", self.clock, methods=["GET"]),
             Route("/__mock/clock/{action}", self.clock_action, methods=["POST"]),
@@ -81,9 +80,6 @@ class ControlRoutes:
             Route("/__mock/journal", self.journal, methods=["GET", "DELETE"]),
             Route("/__mock/reset", self.reset, methods=["POST"]),
         ]
-
-    async def health(self, request: Request) -> Response:
-        return JSONResponse(self.plane.health())
 
     async def spec(self, request: Request) -> Response:
         if self.spec_text is None:

@@ -88,6 +88,12 @@ class VideoService:
         self.timing = timing
         self.scripts = scripts
 
+    def with_clock(self, clock: Clock) -> VideoService:
+        """This service, reading the time from `clock` (one request's: see Clock.for_request)."""
+        if clock is self.clock:
+            return self
+        return VideoService(self.store, clock, self.media, self.ids, self.timing, self.scripts)
+
     # -- reading ---------------------------------------------------------------------------
 
     def view(self, job: Job) -> JobView:

@@ -31,9 +31,16 @@ class Upload:
 
 @dataclass
 class Body:
-    values: dict[str, Any]
+    values: dict[str, Any]  # validated, with the contract's defaults filled in
     uploads: dict[str, Upload] = field(default_factory=dict)
-    media_type: str | None = None
+    sent: dict[str, Any] = field(default_factory=dict)  # the values as the client sent them (the journal's)
+
+    def upload_records(self) -> dict[str, dict[str, Any]]:
+        """Each upload as the journal shows it: never its bytes."""
+        return {
+            name: {"filename": u.filename, "content_type": u.content_type, "size": u.size, "sha256": u.sha256}
+            for name, u in self.uploads.items()
+        }
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -105,20 +112,10 @@ async def parse_body(request: Request, op: Operation, max_bytes: int) -> Body:
         body = _parse_multipart(request.headers.get("content-type", ""), body_bytes, validator)
     else:
         body = Body(_parse_urlencoded_like(await request.form(), validator))
-    body.media_type = media_type
-    _leave_for_journal(request, body)
+    body.sent = dict(body.values)
     body.values = validator.with_defaults(body.values)
     validator.check(body.values)
     return body
-
-
-def _leave_for_journal(request: Request, body: Body) -> None:
-    # What the client sent (before defaults), so the request journal need not parse the body again.
-    request.state.journal_body = dict(body.values)
-    request.state.journal_uploads = {
-        name: {"filename": u.filename, "content_type": u.content_type, "size": u.size, "sha256": u.sha256}
-        for name, u in body.uploads.items()
-    }
 
 
 def _parse_json(raw: bytes) -> Body:
