@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mockserver.client import Clock, Faults, JournalClient, MockControl, Outcomes
+from mockserver.client import ClockControl, Faults, JournalClient, MockControl, Outcomes
 
 if TYPE_CHECKING:
     from mockserver.config import ServerConfig
@@ -72,7 +72,7 @@ class MockServerHandle:
     app: Any = field(default=None, repr=False)
 
     @property
-    def clock(self) -> Clock:
+    def clock(self) -> ClockControl:
         return self.control.clock
 
     @property

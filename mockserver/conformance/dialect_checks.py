@@ -33,7 +33,7 @@ ID_SEPARATORS = "_-:"
 
 
 @dataclass(frozen=True)
-class VideoShape:
+class VideoContract:
     """What the contract says a Video looks like, for the checks below."""
 
     declared: frozenset[str]  # every field the Video schema names
@@ -129,16 +129,16 @@ def id_shape(contract: Contract) -> tuple[re.Pattern[str] | None, str]:
 
 
 # Derived once per contract, not per response; weak, so a contract's id is never mistaken for another's.
-_shapes: weakref.WeakKeyDictionary[Contract, VideoShape] = weakref.WeakKeyDictionary()
+_shapes: weakref.WeakKeyDictionary[Contract, VideoContract] = weakref.WeakKeyDictionary()
 
 
-def video_shape(contract: Contract) -> VideoShape:
+def video_shape(contract: Contract) -> VideoContract:
     if contract not in _shapes:
         schema = contract.deep_resolve(_video_schema(contract))
         properties = _properties(contract, schema)
         pattern, description = id_shape(contract)
         declared, required = frozenset(properties), frozenset(schema.get("required", ()))
-        _shapes[contract] = VideoShape(
+        _shapes[contract] = VideoContract(
             declared=declared,
             required=required,
             optional=declared - required,

@@ -101,7 +101,9 @@ class FaultRule:
         return cls(**{**fields, "rate_limit": RateLimit(**rate_limit) if rate_limit else None})
 
 
-def _number(value: Any, name: str, kind: type = float, low: float | None = None, high: float | None = None) -> Any:
+def _field_number(
+    value: Any, name: str, kind: type = float, low: float | None = None, high: float | None = None
+) -> Any:
     try:
         if isinstance(value, bool):
             raise ValueError
@@ -127,7 +129,8 @@ def parse_rate_limit(value: Any) -> RateLimit:
     else:
         requests, seconds = value, 60
     return RateLimit(
-        _number(requests, "rate_limit.requests", int, 1), _number(seconds, "rate_limit.seconds", float, 0.001)
+        _field_number(requests, "rate_limit.requests", int, 1),
+        _field_number(seconds, "rate_limit.seconds", float, 0.001),
     )
 
 
@@ -165,17 +168,17 @@ def parse_rule(data: Mapping[str, Any]) -> FaultRule:
         raise FaultError("faults cannot target the control API (/__mock/...).", "path")
     status = data.get("status")
     if status is not None:
-        status = _number(status, "status", int)
+        status = _field_number(status, "status", int)
         if status not in ERROR_STATUSES:
             raise FaultError(f"fault field 'status' must be one of {sorted(ERROR_STATUSES)}, got {status}.", "status")
     rate_limit = parse_rate_limit(data["rate_limit"]) if data.get("rate_limit") is not None else None
-    latency_ms = _number(data.get("latency_ms", 0), "latency_ms", int, 0, 60_000)
+    latency_ms = _field_number(data.get("latency_ms", 0), "latency_ms", int, 0, 60_000)
     if status is None and rate_limit is None and latency_ms == 0:
         raise FaultError("a fault needs at least one of 'status', 'rate_limit' or 'latency_ms'.")
     retry_after = data.get("retry_after")
     if retry_after is not None:
         # Integer seconds >= 1: what HTTP allows and what the SDKs honour without rounding to zero.
-        retry_after = _number(retry_after, "retry_after", int, 1, 3600)
+        retry_after = _field_number(retry_after, "retry_after", int, 1, 3600)
     times = data.get("times")
     owner = data.get("owner")
     if data.get("api_key"):
@@ -184,9 +187,9 @@ def parse_rule(data: Mapping[str, Any]) -> FaultRule:
         method=method,
         path=path,
         status=status,
-        probability=_number(data.get("probability", 1.0), "probability", float, 0, 1),
+        probability=_field_number(data.get("probability", 1.0), "probability", float, 0, 1),
         latency_ms=latency_ms,
-        times=_number(times, "times", int, 1) if times is not None else None,
+        times=_field_number(times, "times", int, 1) if times is not None else None,
         retry_after=retry_after,
         rate_limit=rate_limit,
         owner=str(owner) if owner else None,

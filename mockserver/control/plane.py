@@ -12,7 +12,7 @@ from mockserver.control.faults import FaultBook
 from mockserver.control.journal import Journal
 from mockserver.control.webhooks import WebhookDispatcher
 from mockserver.core.clock import Clock
-from mockserver.core.outcomes import ScriptQueue
+from mockserver.core.outcomes import OutcomeQueue
 from mockserver.store import Store
 
 
@@ -20,7 +20,7 @@ from mockserver.store import Store
 class ControlPlane:
     store: Store
     clock: Clock
-    scripts: ScriptQueue
+    outcomes: OutcomeQueue
     faults: FaultBook
     journal: Journal
     webhooks: WebhookDispatcher
@@ -42,7 +42,7 @@ class ControlPlane:
         randomness is re-seeded, so a --seed run replays the same ids after every reset.
         """
         jobs = len(self.store)
-        self.store.clear()  # jobs, journal, scripts, faults and their counters, the clock, id counters
+        self.store.clear()  # jobs, journal, outcome queues, faults and their counters, the clock, id counters
         self.journal.reset()  # a memory store's journal is the journal's own
         self.faults.reset()  # re-seeds this process's randomness
         self.webhooks.reset()  # cancels deliveries still retrying
@@ -62,7 +62,7 @@ class ControlPlane:
             if not page.jobs:
                 break
         self.journal.clear(owner)
-        self.scripts.clear(owner)
+        self.outcomes.clear(owner)
         self.faults.remove(owner=owner)
         self.webhooks.reset(owner)
         return removed

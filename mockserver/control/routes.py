@@ -21,13 +21,13 @@ from mockserver.control.inputs import int_query, json_object, required_number, s
 from mockserver.control.plane import ControlPlane
 from mockserver.control.webhook_routes import WebhookRoutes
 from mockserver.core.errors import APIError, bad_request
-from mockserver.core.outcomes import Script, parse_duration, parse_outcome
+from mockserver.core.outcomes import ScriptedOutcome, parse_duration, parse_outcome
 from mockserver.resources import openapi_dir
 
 CONTROL_SPEC = openapi_dir() / "control.yaml"
 
 
-def _script(item: Any, duration: float | None, where: str) -> Script:
+def _script(item: Any, duration: float | None, where: str) -> ScriptedOutcome:
     if isinstance(item, dict):
         outcome_text, item_duration = item.get("outcome"), item.get("duration", duration)
     else:
@@ -40,7 +40,7 @@ def _script(item: Any, duration: float | None, where: str) -> Script:
     outcome = parse_outcome(outcome_text, param="outcomes")
     if item_duration is not None:
         item_duration = parse_duration(str(item_duration), param="duration")
-    return Script(outcome, item_duration)
+    return ScriptedOutcome(outcome, item_duration)
 
 
 def _fault_rules(data: dict[str, Any], owner: str | None) -> list[FaultRule]:
@@ -127,7 +127,7 @@ class ControlRoutes:
     # outcomes
 
     async def outcomes(self, request: Request) -> Response:
-        scripts = self.plane.scripts
+        queue = self.plane.outcomes
         if request.method == "POST":
             data = await json_object(request)
             items = data.get("outcomes")
@@ -139,19 +139,19 @@ class ControlRoutes:
             duration = data.get("duration")
             parsed = [_script(item, duration, f"outcomes[{i}]") for i, item in enumerate(items)]
             owner = scoped_owner(data, request)
-            queued = scripts.push(*parsed, owner=owner)
+            queued = queue.push(*parsed, owner=owner)
             return JSONResponse(
-                {"owner": owner, "queued": queued, "outcomes": [s.to_json() for s in scripts.pending(owner)]}
+                {"owner": owner, "queued": queued, "outcomes": [s.to_json() for s in queue.pending(owner)]}
             )
         owner = scoped_owner(None, request)
         if request.method == "DELETE":
-            scripts.clear(owner)
-        by_owner = scripts.pending_by_owner()
+            queue.clear(owner)
+        by_owner = queue.pending_by_owner()
         if owner is not None:
             by_owner = {owner: by_owner.get(owner, [])}
         return JSONResponse(
             {
-                "shared": [s.to_json() for s in scripts.pending()],
+                "shared": [s.to_json() for s in queue.pending()],
                 "by_owner": {o: [s.to_json() for s in queue] for o, queue in by_owner.items()},
             }
         )

@@ -16,7 +16,7 @@ from mockserver.core.errors import APIError, not_found
 from mockserver.core.ids import IdFactory
 from mockserver.core.jobs import Job, JobState, Outcome, Phase, state
 from mockserver.core.media import MediaFile, MediaLibrary
-from mockserver.core.outcomes import Script, ScriptQueue
+from mockserver.core.outcomes import OutcomeQueue, ScriptedOutcome
 from mockserver.store import Character, Page, Store
 from mockserver.store.base import character_from_json, character_to_json
 
@@ -46,7 +46,7 @@ class TimingPlan:
     def for_model(self, model: str) -> Timing:
         return self.timings.get(model) or self.timings["*"]
 
-    def plan(self, model: str, seconds: str, script: Script) -> tuple[float, float]:
+    def plan(self, model: str, seconds: str, script: ScriptedOutcome) -> tuple[float, float]:
         if script.duration is not None:
             # An explicit duration is what the test asked for, so --speed does not scale it.
             return script.duration * 0.25, script.duration * 0.75
@@ -79,20 +79,20 @@ class VideoService:
         media: MediaLibrary,
         ids: IdFactory,
         timing: TimingPlan,
-        scripts: ScriptQueue,
+        outcomes: OutcomeQueue,
     ) -> None:
         self.store = store
         self.clock = clock
         self.media = media
         self.ids = ids
         self.timing = timing
-        self.scripts = scripts
+        self.outcomes = outcomes
 
     def with_clock(self, clock: Clock) -> VideoService:
         """This service, reading the time from `clock` (one request's: see Clock.for_request)."""
         if clock is self.clock:
             return self
-        return VideoService(self.store, clock, self.media, self.ids, self.timing, self.scripts)
+        return VideoService(self.store, clock, self.media, self.ids, self.timing, self.outcomes)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -119,13 +119,13 @@ class VideoService:
         prompt: str | None,
         size: str,
         seconds: str,
-        script: Script,
+        script: ScriptedOutcome,
         source: Job | None = None,
         extras: Mapping[str, Any] | None = None,
     ) -> JobView:
         # Headers and prompt markers win; only a create that chose nothing takes from the queue.
-        if script == Script():
-            script = self.scripts.pop(owner) or script
+        if script == ScriptedOutcome():
+            script = self.outcomes.pop(owner) or script
         queue_seconds, render_seconds = self.timing.plan(model, seconds, script)
         job = Job(
             id=self.ids.new("video"),

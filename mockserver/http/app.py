@@ -30,7 +30,7 @@ from mockserver.core.errors import APIError
 from mockserver.core.ids import IdFactory
 from mockserver.core.jobs import Job, JobState
 from mockserver.core.media import MediaLibrary
-from mockserver.core.outcomes import ScriptQueue
+from mockserver.core.outcomes import OutcomeQueue
 from mockserver.core.videos import JobView, TimingPlan, VideoService
 from mockserver.http import wire
 from mockserver.http.auth import Authenticator
@@ -66,16 +66,16 @@ class Server:
         self._bodies: dict[str, tuple[Job, JobState, bytes]] | None = {} if remember else None
         self.clock = clock or Clock(self.store)
         self.ids = ProfileIds(IdFactory(config.seed, self.store.next_number), self.profile)
-        self.scripts = ScriptQueue(self.store)
+        self.outcomes = OutcomeQueue(self.store)
         self.media = MediaLibrary(config.fixtures_dir) if config.fixtures_dir else MediaLibrary()
         self.service = VideoService(
-            self.store, self.clock, self.media, self.ids, TimingPlan(dict(config.timings), config.speed), self.scripts
+            self.store, self.clock, self.media, self.ids, TimingPlan(dict(config.timings), config.speed), self.outcomes
         )
         self.auth = Authenticator(config.api_keys, config.admin_token)
         self.journal = Journal(self.store, config.journal_size, config.admin_token)
         self.faults = FaultBook(self.store, config.faults, seed=config.seed)
         self.webhooks = WebhookDispatcher(self.store, self.clock, self.journal, config.webhooks)
-        self.control = ControlPlane(self.store, self.clock, self.scripts, self.faults, self.journal, self.webhooks)
+        self.control = ControlPlane(self.store, self.clock, self.outcomes, self.faults, self.journal, self.webhooks)
         self.control_access = ControlAccess(config.admin_token, config.loopback_only)
         if boot:
             self.control.boot()

@@ -128,7 +128,7 @@ def _parse_json(raw: bytes) -> Body:
     return Body(value)
 
 
-class _Part:
+class _FormPart:
     """One part of a multipart body: its headers, and its content as slices of the body (no copies)."""
 
     __slots__ = ("chunks", "filename", "headers", "name")
@@ -179,13 +179,13 @@ class _Part:
 MAX_PARTS = 256
 
 
-def _split_multipart(content_type: str, body: bytes) -> list[_Part]:
+def _split_multipart(content_type: str, body: bytes) -> list[_FormPart]:
     """Split a multipart body into parts, keeping each part's headers (Starlette drops them for fields)."""
     _, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
     if not boundary:
         raise bad_request("Malformed multipart body: the Content-Type has no boundary.", code="invalid_multipart")
-    parts: list[_Part] = []
+    parts: list[_FormPart] = []
     header_name = bytearray()
     header_value = bytearray()
     view = memoryview(body)
@@ -193,7 +193,7 @@ def _split_multipart(content_type: str, body: bytes) -> list[_Part]:
     def on_part_begin() -> None:
         if len(parts) >= MAX_PARTS:
             raise bad_request(f"Too many multipart parts (more than {MAX_PARTS}).", code="invalid_multipart")
-        parts.append(_Part())
+        parts.append(_FormPart())
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
         header_name.extend(data[start:end])
@@ -247,7 +247,7 @@ def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator)
         if top in file_fields and "[" not in key and part.filename is None:
             # OpenAPI's default multipart encoding for an object is a JSON part (some clients label
             # it with the field's file type); the SDKs use brackets instead. Both mean the object form.
-            decoded = _json_object(part.data.decode("utf-8", "replace"))
+            decoded = _object_or_none(part.data.decode("utf-8", "replace"))
             if decoded is not None:
                 values[key] = decoded
                 continue
@@ -276,7 +276,7 @@ def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator)
     return Body(values, uploads)
 
 
-def _json_object(text: str) -> dict[str, Any] | None:
+def _object_or_none(text: str) -> dict[str, Any] | None:
     if not text.lstrip().startswith("{"):
         return None
     try:

@@ -85,7 +85,7 @@ class VideoRoutes:
         call.body, call.uploads = body.sent, body.upload_records()
         return body
 
-    def _script(self, request: Request, prompt: str | None) -> outcomes.Script:
+    def _script(self, request: Request, prompt: str | None) -> outcomes.ScriptedOutcome:
         return outcomes.from_headers(request.headers).merged_over(outcomes.from_prompt(prompt))
 
     def _extras(self, values: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:

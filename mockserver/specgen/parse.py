@@ -96,7 +96,7 @@ class Response:
 
 
 @dataclass
-class Operation:
+class Section:
     line: int
     title: str
     description: list[str]
@@ -109,20 +109,20 @@ class Operation:
 
 
 @dataclass
-class Page:
+class DocsPage:
     source: str
     title: str
     intro: list[str]
-    operations: list[Operation]
+    operations: list[Section]
     errors: list[Response]
 
 
-def parse_page(text: str, source: str) -> Page:
+def parse_page(text: str, source: str) -> DocsPage:
     """Parse the page text; `source` is the name used in error messages (`name:line: ...`)."""
     return _PageReader(text.splitlines(), source).read()
 
 
-def parse_file(path: Path, display_name: str | None = None) -> Page:
+def parse_file(path: Path, display_name: str | None = None) -> DocsPage:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -135,7 +135,7 @@ class _PageReader:
         self.lines = [line.rstrip() for line in lines]
         self.source = source
         self.index = 0  # 0-based; line numbers shown to people are index + 1
-        self.operations: list[Operation] = []
+        self.operations: list[Section] = []
         self.errors: list[Response] = []
         self.pending_text: list[tuple[int, str]] = []
         self.label: str | None = None  # the labelled block we are in
@@ -151,7 +151,7 @@ class _PageReader:
         return self.lines[self.index] if self.index < len(self.lines) else None
 
     @property
-    def current(self) -> Operation | None:
+    def current(self) -> Section | None:
         return self.operations[-1] if self.operations else None
 
     def _responses(self) -> list[Response]:
@@ -163,7 +163,7 @@ class _PageReader:
 
     # -- main loop -------------------------------------------------------------------------
 
-    def read(self) -> Page:
+    def read(self) -> DocsPage:
         if not self.lines or not self.lines[0].strip():
             raise self.fail(1, "the page is empty or does not start with a title line")
         title = self.lines[0].strip()
@@ -193,7 +193,7 @@ class _PageReader:
                 self.index += 1
         return self._finish(title)
 
-    def _finish(self, title: str) -> Page:
+    def _finish(self, title: str) -> DocsPage:
         intro = [text for _, text in self.intro]
         if not self.operations:
             raise self.fail(
@@ -204,7 +204,7 @@ class _PageReader:
                 raise self.fail(
                     operation.line, f"operation `{operation.title}` has `{ENDPOINT_LABEL}` but no `METHOD /path` line"
                 )
-        return Page(self.source, title, intro, self.operations, self.errors)
+        return DocsPage(self.source, title, intro, self.operations, self.errors)
 
     # -- blocks ----------------------------------------------------------------------------
 
@@ -233,7 +233,7 @@ class _PageReader:
         else:
             heading = self.pending_text
         line, title = heading[0]
-        self.operations.append(Operation(line, title, [text for _, text in heading[1:]]))
+        self.operations.append(Section(line, title, [text for _, text in heading[1:]]))
         self.pending_text = []
 
     def _set_endpoint(self, match: re.Match[str], number: int) -> None:
