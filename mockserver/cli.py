@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import ipaddress
 import logging
@@ -58,7 +59,8 @@ def add_serve_parser(subparsers: Any) -> None:
         "--speed",
         type=float,
         default=None,
-        help="multiply every planned job duration: 1 = realistic, 0.1 = ten times faster, 0 = jobs finish at once (default: 1)",
+        help="multiply every planned job duration: 1 = realistic, 0.1 = ten times faster, 0 = jobs finish at once "
+        "(default: 1)",
     )
     p.add_argument("--seed", type=int, default=None, help="make ids and injected faults reproducible")
     p.add_argument(
@@ -142,7 +144,8 @@ def add_serve_parser(subparsers: Any) -> None:
         default=None,
         metavar="URL",
         help="where jobs and settings live: memory: (default; gone when the server stops), sqlite:///PATH "
-        "(survives restarts; shared by --workers on one host), redis://HOST:PORT/DB[?prefix=NAME] (shared by several hosts)",
+        "(survives restarts; shared by --workers on one host), redis://HOST:PORT/DB[?prefix=NAME] (shared by several "
+        "hosts)",
     )
     p.add_argument(
         "--workers",
@@ -290,11 +293,9 @@ def run_serve(args: argparse.Namespace) -> int:
     uvicorn_server = AnnouncingServer(
         uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log)
     )
-    try:
+    # uvicorn has already shut down gracefully when it re-raises Ctrl-C for the caller to see.
+    with contextlib.suppress(KeyboardInterrupt):
         uvicorn_server.run()
-    except KeyboardInterrupt:
-        # uvicorn has already shut down gracefully; it re-raises Ctrl-C for the caller to see.
-        pass
     server.store.close()
     print("mockserver: stopped", flush=True)
     return 0

@@ -41,7 +41,7 @@ class ServerConfig:
     faults: tuple[FaultRule, ...] = ()
     journal_size: int = DEFAULT_JOURNAL_SIZE
     store: str = "memory:"  # where state lives (see mockserver.store): memory:, sqlite:///PATH, redis://HOST:PORT/DB
-    webhooks: WebhookSettings = WebhookSettings()
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
 
 def load_config_file(path: Path) -> dict[str, Any]:

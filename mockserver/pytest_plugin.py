@@ -92,7 +92,7 @@ class MockServerHandle:
         return self.control.owner
 
     def reset(self) -> None:
-        """What the fixture did before the test: wipe the state (this key's only, on a shared server) and freeze the clock."""
+        """Redo the fixture's set-up: wipe the state (this key's only, on a shared server) and freeze the clock."""
         _prepare(self.control, self.shared)
 
     def client(self, **kwargs: Any) -> Any:

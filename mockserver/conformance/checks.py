@@ -14,7 +14,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from jsonschema import Draft202012Validator
 
@@ -42,7 +42,7 @@ class Skipped:
     reason: str
 
 
-Verdict = Union[Passed, Failed, Skipped]
+Verdict = Passed | Failed | Skipped
 CheckFunction = Callable[[LifecycleRun], Iterator[Verdict]]
 
 

@@ -76,9 +76,8 @@ class Plan:
         lines.append(f"Phases: {', '.join(self.phases) or '(none)'}")
         if "lifecycle" in self.phases:
             lines.append(f"  lifecycle checks: {', '.join(n for n, c in CHECKS.items() if c.severity == ERROR)}")
-            lines.append(
-                f"  deviation checks (reported, do not fail the run): {', '.join(n for n, c in CHECKS.items() if c.severity != ERROR)}"
-            )
+            deviations = ", ".join(n for n, c in CHECKS.items() if c.severity != ERROR)
+            lines.append(f"  deviation checks (reported, do not fail the run): {deviations}")
         lines.append(
             f"Creates: at most {self.max_creates} job-creating request(s) in the whole run (--max-creates); "
             f"the lifecycle phase uses up to {self.lifecycle_creates}, schemathesis the rest"
@@ -336,7 +335,8 @@ def _schemathesis_phases(
                     continue  # counted by the budget as "not sent"
                 report.errors.append(
                     _plain(
-                        f"schemathesis {event.phase.value if event.phase else ''} {event.label}: {event.info.title}: {event.info.message}"
+                        f"schemathesis {event.phase.value if event.phase else ''} {event.label}: {event.info.title}: "
+                        f"{event.info.message}"
                     )
                 )
             elif isinstance(event, events.FatalError):

@@ -1,14 +1,14 @@
 """JSON Schema (draft 2020-12) compiled into a plain Python predicate: is this instance valid?
 
 Every create is checked against the contract. jsonschema answers that correctly but slowly for
-a hot path (about 55 µs for a prompt-only form, most of it in $ref lookups and per-keyword
-dispatch), and importing it is a sixth of the server's start-up. The predicate built here gives
+a hot path (most of its time goes to $ref lookups and per-keyword dispatch), and importing it
+slows the server's start-up. The predicate built here gives
 the same yes/no as `jsonschema.Draft202012Validator(schema)` (no format checker) for the keywords
 it knows, which are the ones contracts use; a schema with any other assertion keyword, a remote
 or recursive `$ref`, or an `$id` compiles to None and the caller keeps using jsonschema for it.
 
-Valid input never touches jsonschema. Invalid input is still explained by jsonschema, so every
-error message stays what it was: the predicate only decides *whether* there is an error.
+Valid input never touches jsonschema. Invalid input is explained by jsonschema, so every error
+message is jsonschema's: the predicate only decides *whether* there is an error.
 tests/test_schema_predicates.py holds the predicate to jsonschema's answer on a corpus of inputs.
 """
 
@@ -132,7 +132,7 @@ def json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, str) or isinstance(b, str):
         return bool(a == b)
     if isinstance(a, Sequence) and isinstance(b, Sequence):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
     if isinstance(a, bool) or isinstance(b, bool):

@@ -350,7 +350,7 @@ class FaultBook:
                 compiled = self._compiled[doc["nonce"]] = _Compiled(rule, _path_regex(rule.path))
             active.append(compiled)
         if len(self._compiled) > 2 * len(active) + 64:  # forget removed rules, so the cache stays small
-            self._compiled = {doc["nonce"]: c for doc, c in zip(docs, active)}
+            self._compiled = {doc["nonce"]: c for doc, c in zip(docs, active, strict=True)}
         return active
 
     def decide(self, method: str, path: str, request_headers: Iterable[tuple[bytes, bytes]]) -> Decision | None:

@@ -1,4 +1,4 @@
-"""What a control API call sent: its JSON object, the key it is scoped to, numbers checked, or a 400 saying what to send."""
+"""What a control API call sent: its JSON object, the key it is scoped to, its numbers; or a 400 saying what to send."""
 
 from __future__ import annotations
 

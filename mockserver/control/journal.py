@@ -52,7 +52,7 @@ class Entry:
         return asdict(self)
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a microsecond more per request
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ is slower, and one is made per request
 class RawEntry:
     """What the request pipeline saw, before masking and decoding: cheap to take on the hot path.
 
@@ -100,7 +100,7 @@ class Journal:
 
     A store no other process reads (`memory:`) does not need them: there the entries live in a ring
     of this object's own. An entry is written on every request, and a keyed, ordered document per
-    entry (a key string, a node, a lock taken) measurably slowed the poll path.
+    entry (a key string, a node, a lock taken) would cost the poll path.
     """
 
     KIND = "journal"
@@ -166,8 +166,8 @@ class Journal:
                 fault,
             )
             if self._ring is not None:
-                # A plain tuple: this runs on every request, and in the running server each call
-                # and object made here showed in the poll throughput. Masked when read.
+                # A plain tuple: this runs on every request, where each call and object made costs
+                # poll throughput. Masked when read.
                 self._ring.append(fields)  # deque.append is atomic: no lock
             else:  # nothing unmasked leaves the process
                 self.append(RawEntry(*fields).entry(self.admin_token))
@@ -221,7 +221,8 @@ class Journal:
                 return self.store.delete_docs(self.KIND)
             return self.store.delete_docs(self.KIND, [str(e.seq) for e in self._entries() if e.owner == owner])
         before = list(self._ring)
-        kept = [] if owner is None else [r for r, e in zip(before, self._entries_of(before)) if e.owner != owner]
+        pairs = zip(before, self._entries_of(before), strict=True)
+        kept = [] if owner is None else [record for record, entry in pairs if entry.owner != owner]
         self._ring.clear()
         self._ring.extend(kept)
         return len(before) - len(kept)

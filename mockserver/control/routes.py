@@ -133,7 +133,8 @@ class ControlRoutes:
             items = data.get("outcomes")
             if not isinstance(items, list) or not items:
                 raise bad_request(
-                    'Send {"outcomes": ["completed", "failed:content_policy_violation", ...]}, optionally with "duration" and "api_key".',
+                    'Send {"outcomes": ["completed", "failed:content_policy_violation", ...]}, optionally with '
+                    '"duration" and "api_key".',
                     param="outcomes",
                 )
             duration = data.get("duration")

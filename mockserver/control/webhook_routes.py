@@ -38,7 +38,8 @@ class WebhookRoutes:
             url = data.get("url")
             if not isinstance(url, str) or not url.startswith(("http://", "https://")):
                 raise bad_request(
-                    'Send {"url": "http://127.0.0.1:9000/hook"}, optionally with "secret", "api_key", "max_attempts", "backoff_seconds", "timeout_seconds".',
+                    'Send {"url": "http://127.0.0.1:9000/hook"}, optionally with "secret", "api_key", "max_attempts", '
+                    '"backoff_seconds", "timeout_seconds".',
                     param="url",
                 )
             secret = check_secret(data["secret"]) if data.get("secret") is not None else generate_secret()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import secrets
@@ -369,10 +370,8 @@ class WebhookDispatcher:
 
     async def _sleep(self, seconds: float) -> None:
         assert self._wake is not None
-        try:
+        with contextlib.suppress(TimeoutError):  # woken early or not: either way, look again
             await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, seconds))
-        except TimeoutError:
-            pass
 
     def _seconds_to_next(self) -> float:
         try:
@@ -429,7 +428,7 @@ class WebhookDispatcher:
 
     async def _deliver(self, delivery: Delivery, delay: float, after: Delivery | None) -> None:
         # httpx and standardwebhooks are imported by the first delivery, not at start-up: most fakes
-        # never send a webhook, and the two are a tenth of the server's start-up time.
+        # never send a webhook, and importing the two would slow every start-up.
         import httpx
         from standardwebhooks import Webhook
 

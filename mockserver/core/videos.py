@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from mockserver.core.clock import Clock, ClockSettings
 from mockserver.core.errors import APIError, not_found
-from mockserver.core.ids import IdFactory
+from mockserver.core.ids import IdSource
 from mockserver.core.jobs import Job, JobState, Outcome, Phase, state
 from mockserver.core.media import MediaFile, MediaLibrary
 from mockserver.core.outcomes import OutcomeQueue, ScriptedOutcome
@@ -77,7 +77,7 @@ class VideoService:
         store: Store,
         clock: Clock,
         media: MediaLibrary,
-        ids: IdFactory,
+        ids: IdSource,
         timing: TimingPlan,
         outcomes: OutcomeQueue,
     ) -> None:
@@ -178,7 +178,8 @@ class VideoService:
         if phase is not Phase.COMPLETED:
             raise APIError(
                 409,
-                f"Video '{video_id}' is not ready yet (status {phase.value}, {view.state.progress}% done). Poll it until it is completed.",
+                f"Video '{video_id}' is not ready yet (status {phase.value}, {view.state.progress}% done). Poll it "
+                "until it is completed.",
                 code="video_not_ready",
                 param="video_id",
                 headers=NOT_READY_HEADERS,
@@ -198,7 +199,8 @@ class VideoService:
             # Officially, delete is for "a completed or failed video".
             raise APIError(
                 409,
-                f"Video '{video_id}' is still {view.state.phase.value}; only a completed or failed video can be deleted.",
+                f"Video '{video_id}' is still {view.state.phase.value}; only a completed or failed video can be "
+                "deleted.",
                 code="video_not_ready",
                 param="video_id",
                 headers=NOT_READY_HEADERS,

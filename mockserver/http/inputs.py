@@ -79,7 +79,7 @@ def _set_nested(target: dict[str, Any], key: str, value: Any) -> None:
         target[key] = value
         return
     head, _, rest = key.partition("[")
-    parts = [head] + rest[:-1].split("][")
+    parts = [head, *rest[:-1].split("][")]
     node = target
     for part in parts[:-1]:
         child = node.setdefault(part, {})
@@ -263,7 +263,8 @@ def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator)
             raise bad_request(f"'{key}' is not valid UTF-8 text.", param=key, code="invalid_encoding") from None
         if top in file_fields and "[" not in key:
             raise bad_request(
-                f"'{key}' must be a file upload (or, where the contract allows, an object in bracket notation such as {key}[image_url]).",
+                f"'{key}' must be a file upload (or, where the contract allows, an object in bracket notation such as "
+                f"{key}[image_url]).",
                 param=key,
                 code="invalid_type",
             )

@@ -120,7 +120,7 @@ class VideoRoutes:
         assert op is not None
         query = parse_query(request, op)
         limit = int(query.get("limit", 20))
-        page, now = self._service(call).page(
+        page, _ = self._service(call).page(
             owner, after=query.get("after"), limit=limit, descending=query.get("order", "desc") != "asc"
         )
         service = self._service(call)

@@ -92,6 +92,9 @@ class OperationTable:
     def __init__(self, operations: Iterable[tuple[str, str, Endpoint]]) -> None:
         """`operations`: (method, full path template, endpoint), literal paths first."""
         self._methods: dict[str, _MethodTable] = {}
+        # Each served path with its methods, in order: a wrong method gets the Allow of the first path
+        # that matches, as a Starlette Router of one Route per path would say.
+        self._paths: dict[str, tuple[re.Pattern[str] | None, list[str]]] = {}
         for method, path, endpoint in operations:
             for served in (method, "HEAD") if method == "GET" else (method,):
                 table = self._methods.setdefault(served, _MethodTable())
@@ -99,6 +102,9 @@ class OperationTable:
                     table.templates.append(_Template(path, endpoint))
                 elif path not in table.literal:
                     table.literal[path] = endpoint
+                if endpoint.handler is not None:
+                    regex = compile_path(path)[0] if "{" in path else None
+                    self._paths.setdefault(path, (regex, []))[1].append(served)
         for table in self._methods.values():
             table.index()
 
@@ -108,13 +114,11 @@ class OperationTable:
         return None if table is None else table.match(path)
 
     def allowed(self, path: str) -> list[str]:
-        """The methods this server serves on `path` (for a 405's Allow); [] for a path it does not know."""
-        allowed = []
-        for method, table in self._methods.items():
-            hit = table.match(path)
-            if hit is not None and hit[0].handler is not None:
-                allowed.append(method)
-        return allowed
+        """The methods served on `path` (for a 405's Allow); [] for a path no operation has."""
+        for template, (regex, methods) in self._paths.items():
+            if (regex.match(path) is not None) if regex is not None else template == path:
+                return methods
+        return []
 
 
 def route_path(scope: Scope) -> str:

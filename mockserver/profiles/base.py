@@ -174,15 +174,11 @@ class Profile:
 
 
 class ProfileIds:
-    """The server's id source with the profile's id format; service.py keeps calling `.new(prefix)`."""
+    """The server's id source with the profile's id format (an IdSource, as the videos service needs)."""
 
     def __init__(self, factory: IdFactory, profile: Profile) -> None:
         self.factory = factory
         self.profile = profile
-
-    @property
-    def seed(self) -> int | None:
-        return self.factory.seed
 
     def new(self, prefix: str) -> str:
         return self.profile.new_id(self.factory, prefix)

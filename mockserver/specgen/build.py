@@ -355,7 +355,8 @@ class _Builder:
                         "schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"},
                         "examples": {
                             _error_code(response.example.value, response.status): {
-                                "summary": f"{response.status} - {response.description} (page line {response.example.line})",
+                                "summary": f"{response.status} - {response.description} (page line "
+                                f"{response.example.line})",
                                 "value": response.example.value,
                                 "x-source-line": response.example.line,
                             }
@@ -563,8 +564,10 @@ def _operation_description(endpoint: _Endpoint) -> str:
     if len(endpoint.sections) > 1:
         where = " and ".join(f"`{s.title}` (line {s.line})" for s in endpoint.sections)
         text += (
-            f"\n\nThe page describes {endpoint.method} {endpoint.sections[0].path} {len(endpoint.sections)} times: {where}. "
-            "They are merged here: the response fields are the union of the sections' tables and every section's example is kept."
+            f"\n\nThe page describes {endpoint.method} {endpoint.sections[0].path} {len(endpoint.sections)} times: "
+            f"{where}. "
+            "They are merged here: the response fields are the union of the sections' tables and every section's "
+            "example is kept."
         )
     return text.strip() or endpoint.sections[0].title
 

@@ -18,7 +18,6 @@ import json
 import re
 import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mockserver.specgen.errors import PageError
@@ -122,14 +121,6 @@ def parse_page(text: str, source: str) -> DocsPage:
     return _PageReader(text.splitlines(), source).read()
 
 
-def parse_file(path: Path, display_name: str | None = None) -> DocsPage:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PageError(display_name or str(path), 0, f"cannot read the page: {exc.strerror}") from None
-    return parse_page(text, display_name or path.name)
-
-
 class _PageReader:
     def __init__(self, lines: list[str], source: str) -> None:
         self.lines = [line.rstrip() for line in lines]
@@ -216,7 +207,8 @@ class _PageReader:
         elif self.current is None or self.in_errors:
             raise self.fail(
                 number,
-                f"`{label}` appears outside an operation (before the first `{ENDPOINT_LABEL}` or after `{ERRORS_LABEL}`)",
+                f"`{label}` appears outside an operation (before the first `{ENDPOINT_LABEL}` or after "
+                f"`{ERRORS_LABEL}`)",
             )
         self.label = label
 
@@ -289,7 +281,7 @@ class _PageReader:
     def _row(self, number: int, cells: list[str], columns: list[str], header: list[str]) -> Row:
         if len(cells) != len(columns):
             raise self.fail(number, f"table row has {len(cells)} cells, header has {len(columns)}")
-        values = dict(zip(columns, cells))
+        values = dict(zip(columns, cells, strict=True))
         if not values["name"]:
             raise self.fail(number, "table row has an empty name cell")
         type_word = values["type"]

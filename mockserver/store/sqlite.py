@@ -269,7 +269,8 @@ class SQLiteStore:
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise StoreError(
-                f"{str(self.path)!r} was written by a newer mockserver (store schema v{version}; this version knows up to "
+                f"{str(self.path)!r} was written by a newer mockserver (store schema v{version}; this version knows "
+                "up to "
                 f"v{SCHEMA_VERSION}): upgrade mockserver, or point --store at another file"
             )
         return version
