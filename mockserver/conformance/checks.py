@@ -129,7 +129,7 @@ def _video_validator(contract: Contract) -> Draft202012Validator:
 
 def _status_enum(contract: Contract) -> list[str]:
     status = contract.deep_resolve(_video_schema(contract).get("properties", {}).get("status", {}))
-    enum = status.get("enum") or next(
+    enum: list[str] = status.get("enum") or next(
         (sub["enum"] for sub in status.get("anyOf", []) + status.get("oneOf", []) if "enum" in sub), []
     )
     return list(enum)

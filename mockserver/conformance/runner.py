@@ -283,6 +283,7 @@ def _schemathesis_phases(
         import schemathesis
         from schemathesis.engine import Status, events, from_schema
         from schemathesis.engine.run import INTERNAL_PHASES
+        from schemathesis.schemas import BaseSchema
     except ImportError:  # pragma: no cover - depends on the environment
         report.errors.append(
             "schemathesis is not installed: pip install 'mockserver[conform]' (or skip it with --phases lifecycle)"
@@ -291,7 +292,7 @@ def _schemathesis_phases(
     _serialize_file_parts(contract)
     creating = job_creating_operations(contract)
     spec_path = Path(contract.source or resolve_spec_path(options.spec))
-    schema = schemathesis.openapi.from_path(str(spec_path), config=_schemathesis_config(options, wanted))
+    schema: BaseSchema = schemathesis.openapi.from_path(str(spec_path), config=_schemathesis_config(options, wanted))
     if budget.remaining <= 0:
         labels = sorted(f"{m} {p}" for m, p in creating)
         schema = schema.exclude(func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in creating)

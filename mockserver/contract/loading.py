@@ -161,43 +161,45 @@ def _param(path: Iterable[Any]) -> str | None:
 def _field_error(error: ValidationError) -> FieldError:
     param = _param(error.absolute_path)
     kind = error.validator
+    expected: Any = error.validator_value  # what the failed keyword asked for (its list, type or bound)
+    instance: Any = error.instance
     if kind == "required":
-        missing = next((r for r in error.validator_value if r not in error.instance), "?")
+        missing = next((r for r in expected if r not in instance), "?")
         name = f"{param}[{missing}]" if param else missing
         return FieldError(name, "missing_required_parameter", f"Missing required parameter: '{name}'.")
     label = param or "body"
     if kind == "enum":
-        allowed = ", ".join(repr(v) for v in error.validator_value)
+        allowed = ", ".join(repr(v) for v in expected)
         return FieldError(
-            param, "invalid_value", f"Invalid value for '{label}': {error.instance!r}. Supported values are: {allowed}."
+            param, "invalid_value", f"Invalid value for '{label}': {instance!r}. Supported values are: {allowed}."
         )
     if kind == "type":
         return FieldError(
             param,
             "invalid_type",
-            f"Invalid type for '{label}': expected {error.validator_value}, got {type(error.instance).__name__}.",
+            f"Invalid type for '{label}': expected {expected}, got {type(instance).__name__}.",
         )
     if kind == "maxLength":
         return FieldError(
             param,
             "string_above_max_length",
-            f"'{label}' is too long: {len(error.instance)} characters, the maximum is {error.validator_value}.",
+            f"'{label}' is too long: {len(instance)} characters, the maximum is {expected}.",
         )
     if kind == "minLength":
         return FieldError(
-            param, "string_below_min_length", f"'{label}' is too short: the minimum length is {error.validator_value}."
+            param, "string_below_min_length", f"'{label}' is too short: the minimum length is {expected}."
         )
     if kind in ("minimum", "exclusiveMinimum"):
         return FieldError(
             param,
             "integer_below_min_value",
-            f"Invalid '{label}': {error.instance} is below the minimum {error.validator_value}.",
+            f"Invalid '{label}': {instance} is below the minimum {expected}.",
         )
     if kind in ("maximum", "exclusiveMaximum"):
         return FieldError(
             param,
             "integer_above_max_value",
-            f"Invalid '{label}': {error.instance} is above the maximum {error.validator_value}.",
+            f"Invalid '{label}': {instance} is above the maximum {expected}.",
         )
     if kind in ("oneOf", "anyOf"):
         return FieldError(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numbers
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Sized
 from typing import Any
 from urllib.parse import unquote
 
@@ -284,7 +284,7 @@ class _Compiler:
                 limit = schema[keyword]
                 if not _is_number(limit):
                     raise Unsupported(f"{keyword} {limit!r}")
-                checks.append(lambda value, limit=limit, passes=passes: not _is_number(value) or passes(value, limit))
+                checks.append(_number_bound(limit, passes))
         return checks
 
     def _array_checks(self, schema: dict[str, Any]) -> list[Predicate]:
@@ -309,9 +309,9 @@ class _Compiler:
             if keyword == "allOf":
                 checks.append(_all_of(list(tests)))
             elif keyword == "anyOf":
-                checks.append(lambda value, tests=tests: any(test(value) for test in tests))
+                checks.append(_any_of(tests))
             else:
-                checks.append(lambda value, tests=tests: sum(1 for test in tests if test(value)) == 1)
+                checks.append(_one_of(tests))
         if "not" in schema:
             negated = self.compile(schema["not"])
             checks.append(lambda value: not negated(value))
@@ -327,10 +327,26 @@ def _bound(schema: dict[str, Any], keyword: str) -> int | None:
     return int(value)
 
 
-def _size_check(kind: type, low: int | None, high: int | None) -> Predicate:
+def _size_check(kind: type[Sized], low: int | None, high: int | None) -> Predicate:
     lowest = low if low is not None else 0
     highest = high if high is not None else float("inf")
-    return lambda value: not isinstance(value, kind) or lowest <= len(value) <= highest
+
+    def check(value: Any) -> bool:
+        return not isinstance(value, kind) or lowest <= len(value) <= highest
+
+    return check
+
+
+def _number_bound(limit: Any, passes: Callable[[Any, Any], bool]) -> Predicate:
+    return lambda value: not _is_number(value) or passes(value, limit)
+
+
+def _any_of(tests: tuple[Predicate, ...]) -> Predicate:
+    return lambda value: any(test(value) for test in tests)
+
+
+def _one_of(tests: tuple[Predicate, ...]) -> Predicate:
+    return lambda value: sum(1 for test in tests if test(value)) == 1
 
 
 def _all_of(checks: list[Predicate]) -> Predicate:

@@ -98,11 +98,18 @@ class Clock:
             self._pinned = settings  # the rest of this request sees its own change
         return settings
 
-    def _reanchor(self, **changes: float | bool) -> ClockSettings:
+    def _reanchor(self, *, speed: float | None = None, frozen: bool | None = None) -> ClockSettings:
         # Re-anchoring at "now" keeps virtual time continuous across every change of speed or freeze.
-        return self._change(
-            lambda current, real: replace(current, anchor_real=real, anchor_virtual=current.at(real), **changes)
-        )
+        def reanchored(current: ClockSettings, real: float) -> ClockSettings:
+            return replace(
+                current,
+                anchor_real=real,
+                anchor_virtual=current.at(real),
+                speed=current.speed if speed is None else speed,
+                frozen=current.frozen if frozen is None else frozen,
+            )
+
+        return self._change(reanchored)
 
     def freeze(self) -> ClockSettings:
         return self._reanchor(frozen=True)

@@ -129,7 +129,7 @@ class NewApi(Profile):
         }
 
     def error(self, status: int, body: Document, *, method: str, path: str) -> tuple[int, Document]:
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        error: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else {}
         code = error.get("code")
         on_content = path.endswith("/content")
         if code in ("unknown_url", "method_not_allowed"):

@@ -88,7 +88,7 @@ def select(document: Any, segments: list[Segment]) -> list[Path]:
                     next_paths.extend((*path, key) for key in node)
                 elif isinstance(node, list):
                     next_paths.extend((*path, index) for index in range(len(node)))
-            elif isinstance(node, Mapping) and segment in node:
+            elif isinstance(node, Mapping) and isinstance(segment, str) and segment in node:
                 next_paths.append((*path, segment))
         paths = next_paths
     return paths
