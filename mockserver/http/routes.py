@@ -120,10 +120,10 @@ class VideoRoutes:
         assert op is not None
         query = parse_query(request, op)
         limit = int(query.get("limit", 20))
-        page, _ = self._service(call).page(
+        service = self._service(call)
+        page, _ = service.page(
             owner, after=query.get("after"), limit=limit, descending=query.get("order", "desc") != "asc"
         )
-        service = self._service(call)
         items = [self.server.render_video(service.view(job), request.scope) for job in page.jobs]
         return CompactJSONResponse(wire.video_list(items, page.has_more))
 
