@@ -9,6 +9,9 @@
 The CLI is `mockserver conform` (command.py). Lifecycle check names are listed in `CHECKS`: each
 answer judged alone (checks.py, dialect_checks.py), every observation of a job against the others
 (consistency.py). Every request is retried on 429/503 within `RetryPolicy`'s budget (retries.py).
+
+A client of the server under test, never part of it. May import: `contract`, `core` (the job phases,
+key masking). Never `http`, `control` or `store`.
 """
 
 from mockserver.conformance import consistency, dialect_checks  # noqa: F401  (register their checks in CHECKS)

@@ -32,7 +32,6 @@ class Exchange:
     body_size: int = 0
     json: Any = None
     network_error: str | None = None
-    elapsed: float = 0.0
     sent_at: float = 0.0  # time.monotonic() when sent: orders the exchanges of a job
     attempts: int = 1  # tries sent (retries.py); the one recorded is the last
     gave_up: str | None = None  # why a 429/503 answer was not retried further
