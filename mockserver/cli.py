@@ -22,6 +22,7 @@ from mockserver.config import (
     parse_timings,
 )
 from mockserver.control.faults import FaultError, startup_rules
+from mockserver.render import settings as media_settings
 
 if TYPE_CHECKING:
     from mockserver.store import Store
@@ -149,6 +150,7 @@ def add_serve_parser(subparsers: Any) -> None:
         metavar="N",
         help="worker processes (default: 1); more than one needs a shared --store",
     )
+    media_settings.add_arguments(p)
     p.add_argument(
         "--log-level",
         default="info",
@@ -202,8 +204,16 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
             **file,
             "profile_options": profiles.options_from(file.get("profile_options"), args.profile_option),
             "webhooks": _webhook_settings(file, args),
+            "media": _media_settings(file, args),
         },
     )
+
+
+def _media_settings(file: dict[str, Any], args: argparse.Namespace) -> media_settings.MediaSettings:
+    try:
+        return media_settings.from_config(file, args)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _webhook_settings(file: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -269,6 +279,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"mockserver {__version__}: base URL http://{shown}:{port}{base_path}", flush=True)
         print(f"  health: http://{shown}:{port}/__mock/health   spec: http://{shown}:{port}/openapi.yaml", flush=True)
         print(f"  store: {server.store.url}" + (f"   workers: {workers}" if workers > 1 else ""), flush=True)
+        print(f"  media: {server.media.describe()}", flush=True)
 
     class AnnouncingServer(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:

@@ -27,6 +27,10 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from mockserver.core.jobs import Job
 
 from mockserver.resources import fixtures_dir
 
@@ -206,3 +210,15 @@ class MediaLibrary:
         videos = [f for size in self._video_sizes for _, f in sorted(self._videos[size].items())]
         images = [self._images[v][s] for v in self._images for s in self._image_sizes[v]]
         return tuple(videos + images)
+
+
+class JobMedia(Protocol):
+    """Where the videos service and the content handler get a job's media (mockserver.render.source.MediaSource)."""
+
+    def variants(self) -> tuple[str, ...]: ...
+
+    def prepare(self, job: Job) -> None:
+        """A job was created: make its media ready ahead of the download, without waiting."""
+
+    async def fetch(self, job: Job, variant: str) -> MediaFile:
+        """The file to serve for a completed job's variant."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -37,6 +38,8 @@ from mockserver.http.routes import CompactJSONResponse, VideoRoutes
 from mockserver.http.routing import Handler
 from mockserver.profiles import ProfileIds, RenderContext
 from mockserver.profiles.base import request_origin
+from mockserver.render import settings as media_settings
+from mockserver.render.source import MediaSource
 from mockserver.store import Store, StoreError, open_store
 
 log = logging.getLogger("mockserver")
@@ -65,7 +68,8 @@ class Server:
         self.clock = clock or Clock(self.store)
         self.ids = ProfileIds(IdFactory(config.seed, self.store.next_number), self.profile)
         self.scripts = ScriptQueue(self.store)
-        self.media = MediaLibrary(config.fixtures_dir) if config.fixtures_dir else MediaLibrary()
+        fixtures = MediaLibrary(config.fixtures_dir) if config.fixtures_dir else MediaLibrary()
+        self.media = MediaSource(fixtures, media_settings.of(config.extra))
         self.service = VideoService(
             self.store, self.clock, self.media, self.ids, TimingPlan(dict(config.timings), config.speed), self.scripts
         )
@@ -138,6 +142,7 @@ class Server:
             "base_path": self.contract.base_path,
             "profile": self.profile.name,
             "store": self.store.url,
+            "media": "rendered" if self.media.rendering else "fixtures",
             "pid": os.getpid(),  # which worker answered, with `serve --workers N`
         }
 
@@ -210,6 +215,20 @@ class MockApp(Starlette):
         await self.pipeline(scope, receive, send)
 
 
+def _lifespan(server: Server) -> Any:
+    webhooks = lifespan(server.webhooks)
+
+    @contextlib.asynccontextmanager
+    async def run(app: Any) -> Any:
+        try:
+            async with webhooks(app):
+                yield
+        finally:
+            server.media.close()  # queued renders are dropped; a running one finishes in its thread
+
+    return run
+
+
 def create_app(config: ServerConfig | None = None, *, server: Server | None = None) -> Starlette:
     server = server or Server(config or ServerConfig())
 
@@ -257,7 +276,7 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
         Exception: unexpected,
     }
     operations = _operations(server)
-    app = MockApp(routes=_routes(server, operations), exception_handlers=handlers, lifespan=lifespan(server.webhooks))
+    app = MockApp(routes=_routes(server, operations), exception_handlers=handlers, lifespan=_lifespan(server))
     # Starlette's own __call__ (its error layers and the Router) is what the pipeline passes on to.
     app.pipeline = RequestPipeline(functools.partial(Starlette.__call__, app), server, operations, handlers)
     app.state.server = server

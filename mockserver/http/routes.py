@@ -137,7 +137,7 @@ class VideoRoutes:
                 param="variant",
             )
         video_id = request.path_params["video_id"]
-        media = self.service.content(owner, video_id, variant)
+        media = await self.service.media.fetch(self.service.downloadable(owner, video_id), variant)
         return FileResponse(
             media.path,
             media_type=media.media_type,
