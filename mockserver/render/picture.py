@@ -18,7 +18,7 @@ background; a frame is a copy of it with the box and the clock line drawn on.
 
 from __future__ import annotations
 
-import functools
+import threading
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
@@ -55,9 +55,20 @@ class Box:
     bottom: int
 
 
-@functools.lru_cache(maxsize=64)  # each load parses the bundled font
+_fonts = threading.local()
+
+
 def font(px: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(px)
+    """The bundled font at `px`, loaded once per thread.
+
+    Per thread: FreeType allows a face to be used by one thread at a time only, and the render
+    threads draw at once; loading parses the font, so each thread keeps the faces it loaded.
+    """
+    loaded: dict[int, ImageFont.FreeTypeFont | ImageFont.ImageFont] = _fonts.__dict__.setdefault("by_size", {})
+    face = loaded.get(px)
+    if face is None:
+        face = loaded[px] = ImageFont.load_default(px)
+    return face
 
 
 def text_line(text: str, px: int, width: int, colour: RGB = TEXT) -> Image.Image:

@@ -92,7 +92,7 @@ class MediaSource:
                 f"the 'media' extra is not installed ({missing} is missing): pip install 'mockserver[media]'"
             )
         self.cache = MediaCache(settings.cache_dir, settings.cache_bytes)
-        self._toolkit = toolkit() if self.off_reason is None else ""
+        self.toolkit = toolkit() if self.off_reason is None else ""
         self._lock = threading.Lock()
         self._queue: collections.deque[_Task] = collections.deque()  # not yet given to a thread
         self._ahead = 0  # tasks in the queue that no download waits for yet
@@ -144,7 +144,7 @@ class MediaSource:
         except Unrenderable as exc:
             self._log_once(f"unrenderable:{exc}", "media for %s: %s; serving the committed fixture", job.id, exc)
             return fixture
-        key = spec.key(variant, self._toolkit)
+        key = spec.key(variant, self.toolkit)
         path = self.cache.hit(key, EXTENSIONS[variant])
         if path is None:
             if key in self._failed:
@@ -182,7 +182,7 @@ class MediaSource:
 
     def _submit(self, spec: MediaSpec, variant: str, *, urgent: bool) -> Future[Path] | None:
         """The ticket for a render of (spec, variant), queued if it is not already; None if refused."""
-        key = spec.key(variant, self._toolkit)
+        key = spec.key(variant, self.toolkit)
         with self._lock:
             if self._closed:
                 return None
