@@ -19,7 +19,9 @@ import collections
 import importlib.metadata
 import importlib.util
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +38,8 @@ log = logging.getLogger("mockserver.media")
 AHEAD_ORDER = ("thumbnail", "spritesheet", "video")  # a gallery shows thumbnails first
 REQUIRED = ("av", "PIL")  # what the `media` extra installs
 _REMEMBERED_FAILURES = 1024  # keys whose render failed: served the fixture without a retry
+_REMEMBERED_FILES = 1024  # (job, variant) -> the file served, for repeated downloads
+TOUCH_SECONDS = 30.0
 _LOGGED_KINDS = 256  # distinct troubles logged once each; a client sending odd sizes cannot grow it
 
 
@@ -72,6 +76,11 @@ class _Task:
     ticket: Future[Path] = field(default_factory=Future)
 
 
+def _inputs(job: Job) -> tuple[str | None, ...]:
+    """The fields of a job its media depend on (MediaSpec.of reads these and no others)."""
+    return (job.id, job.model, job.size, job.seconds, job.prompt, job.remixed_from_video_id)
+
+
 class MediaSource:
     def __init__(
         self,
@@ -100,6 +109,9 @@ class MediaSource:
         self._running = 0
         self._executor: ThreadPoolExecutor | None = None
         self._failed: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._served: collections.OrderedDict[tuple[str | None, ...], tuple[MediaFile, float]] = (
+            collections.OrderedDict()
+        )
         self._logged: set[str] = set()  # kinds of trouble already logged once
         self._closed = False
 
@@ -136,6 +148,10 @@ class MediaSource:
 
     async def fetch(self, job: Job, variant: str) -> MediaFile:
         """The file to serve for a completed job's `variant` (see the module docstring)."""
+        if self.rendering:
+            served = self._recent(job, variant)
+            if served is not None:
+                return served
         fixture = self.library.lookup(variant, job.size, job.seconds)  # also checks the variant
         if not self.rendering:
             return fixture
@@ -168,7 +184,7 @@ class MediaSource:
             size_bytes = path.stat().st_size
         except FileNotFoundError:  # evicted between render and serve: only with a cache of a file or two
             return fixture
-        return MediaFile(
+        media = MediaFile(
             path,
             fixture.media_type,
             size_bytes,
@@ -177,6 +193,38 @@ class MediaSource:
             f"{spec.width}x{spec.height}",
             round(spec.duration) if variant == "video" else None,
         )
+        with self._lock:
+            self._served[(*_inputs(job), variant)] = (media, time.monotonic())
+            if len(self._served) > _REMEMBERED_FILES:
+                self._served.popitem(last=False)
+        return media
+
+    def _recent(self, job: Job, variant: str) -> MediaFile | None:
+        """The file served for this job and variant lately, if it is still in the cache.
+
+        A client downloads the same video over and over (a player seeking asks for ranges): this
+        skips parsing the spec and hashing its key each time. The file is marked as used again at
+        most every TOUCH_SECONDS, which is all the precision an LRU over minutes needs.
+        """
+        key = (*_inputs(job), variant)
+        with self._lock:
+            found = self._served.get(key)
+        if found is None:
+            return None
+        media, touched = found
+        now = time.monotonic()
+        try:
+            if now - touched > TOUCH_SECONDS:
+                os.utime(media.path)
+                with self._lock:
+                    self._served[key] = (media, now)
+            elif not os.path.exists(media.path):
+                raise FileNotFoundError(media.path)
+        except FileNotFoundError:  # evicted (by this or another process sharing the directory)
+            with self._lock:
+                self._served.pop(key, None)
+            return None
+        return media
 
     # -- the pool ----------------------------------------------------------------------------
 

@@ -6,10 +6,11 @@ input of the drawing and the encoders, and `MediaSpec.key` names the files by a 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from mockserver.core.jobs import Job
 from mockserver.core.media import parse_seconds, parse_size
@@ -71,5 +72,6 @@ class MediaSpec:
         `toolkit` names the Pillow and PyAV builds: another build may rasterise or encode the same
         picture into other bytes, and must not be served this build's files as its own.
         """
-        doc = {"v": RENDER_VERSION, "toolkit": toolkit, "variant": variant, **asdict(self)}
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # asdict deep-copies
+        doc = {"v": RENDER_VERSION, "toolkit": toolkit, "variant": variant, **fields}
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:40]
