@@ -29,7 +29,7 @@ from mockserver.core.jobs import Job, Outcome
 from mockserver.core.media import DEFAULT_ROOT, MediaLibrary
 from mockserver.render.picture import Picture, text_line
 from mockserver.render.settings import MediaSettings
-from mockserver.render.source import MediaSource, render_file
+from mockserver.render.source import MediaSource, render_file, toolkit
 from mockserver.render.spec import FPS, MediaSpec
 from tests.processes import REPO, RunningServer, free_port, running, serve
 
@@ -381,7 +381,7 @@ def test_the_cache_stays_within_its_limit_over_1000_jobs_and_keeps_what_was_used
     asyncio.run(run())
     names = [entry.name for entry in media.cache.entries()]
     assert 20 < len(names) < 200  # it holds many files, and the early jobs' are gone
-    first = media.cache.path(MediaSpec.of(job(1)).key("video", media.toolkit), ".mp4")
+    first = media.cache.path(MediaSpec.of(job(1)).key("video", toolkit()), ".mp4")
     assert not first.exists()
     media.close()
 

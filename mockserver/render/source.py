@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import importlib.metadata
 import importlib.util
 import logging
@@ -54,9 +55,16 @@ def missing_requirement() -> str | None:
     return None
 
 
+@functools.cache  # read on the first render, not at start-up: it costs a scan of the installed packages
 def toolkit() -> str:
     """The builds the bytes depend on, for the cache keys (read from metadata: no import)."""
-    return f"av {importlib.metadata.version('av')}, pillow {importlib.metadata.version('pillow')}"
+    versions = []
+    for distribution in ("av", "pillow"):
+        try:
+            versions.append(f"{distribution} {importlib.metadata.version(distribution)}")
+        except importlib.metadata.PackageNotFoundError:  # importable under another distribution's name
+            versions.append(f"{distribution} unknown")
+    return ", ".join(versions)
 
 
 def render_file(spec: MediaSpec, variant: str, path: Path) -> None:
@@ -101,7 +109,6 @@ class MediaSource:
                 f"the 'media' extra is not installed ({missing} is missing): pip install 'mockserver[media]'"
             )
         self.cache = MediaCache(settings.cache_dir, settings.cache_bytes)
-        self.toolkit = toolkit() if self.off_reason is None else ""
         self._lock = threading.Lock()
         self._queue: collections.deque[_Task] = collections.deque()  # not yet given to a thread
         self._ahead = 0  # tasks in the queue that no download waits for yet
@@ -160,7 +167,7 @@ class MediaSource:
         except Unrenderable as exc:
             self._log_once(f"unrenderable:{exc}", "media for %s: %s; serving the committed fixture", job.id, exc)
             return fixture
-        key = spec.key(variant, self.toolkit)
+        key = spec.key(variant, toolkit())
         path = self.cache.hit(key, EXTENSIONS[variant])
         if path is None:
             if key in self._failed:
@@ -230,7 +237,7 @@ class MediaSource:
 
     def _submit(self, spec: MediaSpec, variant: str, *, urgent: bool) -> Future[Path] | None:
         """The ticket for a render of (spec, variant), queued if it is not already; None if refused."""
-        key = spec.key(variant, self.toolkit)
+        key = spec.key(variant, toolkit())
         with self._lock:
             if self._closed:
                 return None
@@ -262,8 +269,14 @@ class MediaSource:
                 self._ahead -= 1
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="mockserver-render")
+            try:
+                self._executor.submit(self._run, task)
+            except RuntimeError:  # the interpreter is exiting: no new threads, nothing more to render
+                self._closed = True
+                self._tickets.pop(task.key, None)
+                task.ticket.cancel()
+                continue
             self._running += 1
-            self._executor.submit(self._run, task)
 
     def _run(self, task: _Task) -> None:
         try:
