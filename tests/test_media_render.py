@@ -347,8 +347,8 @@ def job(n: int, *, size: str = "1280x720", seconds: str = "4", prompt: str = "p"
         size=size,
         seconds=seconds,
         created_at=0.0,
-        queue_seconds=0.0,
-        render_seconds=0.0,
+        queue_seconds=2.0,
+        render_seconds=4.0,
     )
 
 
@@ -436,7 +436,7 @@ def test_jobs_the_renderer_cannot_make_get_the_fixtures(tmp_path: Path) -> None:
     media.close()
 
 
-def test_a_new_job_is_rendered_ahead_and_a_failed_one_is_not(tmp_path: Path) -> None:
+def test_a_new_job_is_rendered_ahead_and_a_failed_one_or_one_complete_at_once_is_not(tmp_path: Path) -> None:
     started: list[str] = []
     done = threading.Semaphore(0)
 
@@ -447,7 +447,8 @@ def test_a_new_job_is_rendered_ahead_and_a_failed_one_is_not(tmp_path: Path) -> 
 
     media = source(tmp_path, render=recording, workers=1)
     media.prepare(dataclasses.replace(job(1), outcome=Outcome.failure("internal_error")))
-    media.prepare(job(2))  # queued after the failed one: its renders run once that one's would have
+    media.prepare(dataclasses.replace(job(3), queue_seconds=0.0, render_seconds=0.0))  # --speed 0
+    media.prepare(job(2))  # queued after those: its renders run once theirs would have
     assert all(done.acquire(timeout=30) for _ in range(3))
     assert started == [job(2).id] * 3
     media.close()

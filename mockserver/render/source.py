@@ -1,6 +1,7 @@
 """MediaSource: where a completed job's media comes from, rendered for it or the committed fixtures.
 
-On create, `prepare` queues the job's three renders and returns at once. A bounded pool of
+On create, `prepare` queues the job's three renders and returns at once (for a job that takes
+time: one complete at creation renders on its first download). A bounded pool of
 threads (MediaSettings.workers) works the queue; PyAV's encoders and scaler and Pillow's drawing
 release the GIL, so the event loop keeps answering while they run. At most `queue` renders wait
 ahead of their downloads; a job past that (a burst of creates) renders on its first download.
@@ -141,8 +142,14 @@ class MediaSource:
     # -- creating ----------------------------------------------------------------------------
 
     def prepare(self, job: Job) -> None:
-        """Queue a new job's renders; never waits. Failed jobs have no content to render."""
-        if not self.rendering or job.outcome.failed:
+        """Queue a new job's renders; never waits.
+
+        Failed jobs have no content to render. Jobs complete the moment they are created
+        (`--speed 0`, `X-Mock-Duration: 0`) are rendered on their first download instead: a suite
+        at speed 0 creates many jobs it never downloads, and rendering each would take the CPU
+        the server and the suite need.
+        """
+        if not self.rendering or job.outcome.failed or job.queue_seconds + job.render_seconds <= 0:
             return
         try:
             spec = MediaSpec.of(job)
