@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from mockserver.resources import fixtures_dir
+
 if TYPE_CHECKING:
     from mockserver.core.jobs import Job
-
-from mockserver.resources import fixtures_dir
 
 DEFAULT_ROOT = fixtures_dir()
 DEFAULT_SIZE = "720x1280"  # the API's default size

@@ -154,7 +154,7 @@ class VideoService:
             extras=dict(extras or {}),
         )
         self.store.add(job)
-        self.media.prepare(job)  # renders while the job is queued; never waits
+        self.media.prepare(job)  # its media render while it is queued and in progress; never waits
         return self.view(job)
 
     def completed_source(self, owner: str, video_id: str) -> Job:
