@@ -1,7 +1,9 @@
-"""The media files a completed job serves from GET /v1/videos/{id}/content.
+"""The committed media files a completed job serves from GET /v1/videos/{id}/content.
 
 `MediaLibrary` indexes a fixtures directory once (made by scripts/make_fixtures.py) and maps a
 job's (variant, size, seconds) to one file. Requests are never answered by scanning the disk.
+With the `media` extra, mockserver.render draws each job's own files instead (`JobMedia`, below,
+is what the service asks of it); these are served without it, or where a render cannot be had.
 
 Files are found by name:
 
