@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import io
 import logging
+import re
 import sys
 import threading
 import time
@@ -452,3 +453,27 @@ def test_a_new_job_is_rendered_ahead_and_a_failed_one_or_one_complete_at_once_is
     assert all(done.acquire(timeout=30) for _ in range(3))
     assert started == [job(2).id] * 3
     media.close()
+
+
+def test_the_config_files_media_section_is_read_and_flags_win(tmp_path: Path) -> None:
+    from mockserver.cli import build_config, parser
+    from mockserver.config import ConfigError
+    from mockserver.render import settings as media_settings
+
+    config = tmp_path / "mock.yaml"
+    config.write_text(f"media:\n  cache_dir: {tmp_path / 'c'}\n  cache_mb: 64\n  workers: 1\n  wait_seconds: 5\n")
+    args = parser().parse_args(["serve", "--config", str(config), "--media-cache-mb", "32"])
+    settings = media_settings.of(build_config(args).extra)
+    assert (settings.cache_dir, settings.cache_mb, settings.workers, settings.wait_seconds) == (
+        tmp_path / "c",
+        32,
+        1,
+        5,
+    )
+    for section, message in (
+        ("media: {colour: red}", "unknown setting(s) colour"),
+        ("media: {render: 'no'}", "true or false"),
+    ):
+        config.write_text(section + "\n")
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            build_config(parser().parse_args(["serve", "--config", str(config)]))
