@@ -9,19 +9,17 @@ from typing import Any
 import yaml
 
 from mockserver.control.faults import FaultRule
+from mockserver.control.journal import DEFAULT_JOURNAL_SIZE
+from mockserver.control.webhooks import WebhookSettings
+from mockserver.core.keys import KeyRules
 from mockserver.core.videos import DEFAULT_TIMINGS, Timing
+from mockserver.render.settings import MediaSettings
 
 DEFAULT_MAX_UPLOAD_MB = 20
-DEFAULT_JOURNAL_SIZE = 1000
 
 
 class ConfigError(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class KeyRules:
-    denied_models: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -38,11 +36,15 @@ class ServerConfig:
     # Set by `serve` from the bind address: the control API is open without a token on loopback only.
     loopback_only: bool = True
     profile: str = "reference"
+    # `--profile-option NAME=VALUE` and the config file's `profile_options:`; the profile checks them.
+    profile_options: dict[str, str] = field(default_factory=dict)
     # Start-up faults (--fault, --rate-limit, --latency-ms, the config file's `faults:`); reset restores them.
     faults: tuple[FaultRule, ...] = ()
     journal_size: int = DEFAULT_JOURNAL_SIZE
     store: str = "memory:"  # where state lives (see mockserver.store): memory:, sqlite:///PATH, redis://HOST:PORT/DB
-    extra: dict[str, Any] = field(default_factory=dict)  # config-file sections later features read
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    # Media drawn for each job (--media-*, --no-render, the config file's `media:`).
+    media: MediaSettings = field(default_factory=MediaSettings)
 
 
 def load_config_file(path: Path) -> dict[str, Any]:

@@ -457,13 +457,12 @@ def test_a_new_job_is_rendered_ahead_and_a_failed_one_or_one_complete_at_once_is
 
 def test_the_config_files_media_section_is_read_and_flags_win(tmp_path: Path) -> None:
     from mockserver.cli import build_config, parser
-    from mockserver.config import ConfigError
-    from mockserver.render import settings as media_settings
+    from mockserver.config import ConfigError, load_config_file
 
     config = tmp_path / "mock.yaml"
     config.write_text(f"media:\n  cache_dir: {tmp_path / 'c'}\n  cache_mb: 64\n  workers: 1\n  wait_seconds: 5\n")
     args = parser().parse_args(["serve", "--config", str(config), "--media-cache-mb", "32"])
-    settings = media_settings.of(build_config(args).extra)
+    settings = build_config(args, load_config_file(config)).media
     assert (settings.cache_dir, settings.cache_mb, settings.workers, settings.wait_seconds) == (
         tmp_path / "c",
         32,
@@ -476,4 +475,4 @@ def test_the_config_files_media_section_is_read_and_flags_win(tmp_path: Path) ->
     ):
         config.write_text(section + "\n")
         with pytest.raises(ConfigError, match=re.escape(message)):
-            build_config(parser().parse_args(["serve", "--config", str(config)]))
+            build_config(parser().parse_args(["serve", "--config", str(config)]), load_config_file(config))

@@ -32,7 +32,6 @@ class Exchange:
     body_size: int = 0
     json: Any = None
     network_error: str | None = None
-    elapsed: float = 0.0
 
     @property
     def media_type(self) -> str:

@@ -31,9 +31,16 @@ class Upload:
 
 @dataclass
 class Body:
-    values: dict[str, Any]
+    values: dict[str, Any]  # validated, with the contract's defaults filled in
     uploads: dict[str, Upload] = field(default_factory=dict)
-    media_type: str | None = None
+    sent: dict[str, Any] = field(default_factory=dict)  # the values as the client sent them (the journal's)
+
+    def upload_records(self) -> dict[str, dict[str, Any]]:
+        """Each upload as the journal shows it: never its bytes."""
+        return {
+            name: {"filename": u.filename, "content_type": u.content_type, "size": u.size, "sha256": u.sha256}
+            for name, u in self.uploads.items()
+        }
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -72,7 +79,7 @@ def _set_nested(target: dict[str, Any], key: str, value: Any) -> None:
         target[key] = value
         return
     head, _, rest = key.partition("[")
-    parts = [head] + rest[:-1].split("][")
+    parts = [head, *rest[:-1].split("][")]
     node = target
     for part in parts[:-1]:
         child = node.setdefault(part, {})
@@ -105,20 +112,10 @@ async def parse_body(request: Request, op: Operation, max_bytes: int) -> Body:
         body = _parse_multipart(request.headers.get("content-type", ""), body_bytes, validator)
     else:
         body = Body(_parse_urlencoded_like(await request.form(), validator))
-    body.media_type = media_type
-    _leave_for_journal(request, body)
+    body.sent = dict(body.values)
     body.values = validator.with_defaults(body.values)
     validator.check(body.values)
     return body
-
-
-def _leave_for_journal(request: Request, body: Body) -> None:
-    # What the client sent (before defaults), so the request journal need not parse the body again.
-    request.state.journal_body = dict(body.values)
-    request.state.journal_uploads = {
-        name: {"filename": u.filename, "content_type": u.content_type, "size": u.size, "sha256": u.sha256}
-        for name, u in body.uploads.items()
-    }
 
 
 def _parse_json(raw: bytes) -> Body:
@@ -131,7 +128,7 @@ def _parse_json(raw: bytes) -> Body:
     return Body(value)
 
 
-class _Part:
+class _FormPart:
     """One part of a multipart body: its headers, and its content as slices of the body (no copies)."""
 
     __slots__ = ("chunks", "filename", "headers", "name")
@@ -182,13 +179,13 @@ class _Part:
 MAX_PARTS = 256
 
 
-def _split_multipart(content_type: str, body: bytes) -> list[_Part]:
+def _split_multipart(content_type: str, body: bytes) -> list[_FormPart]:
     """Split a multipart body into parts, keeping each part's headers (Starlette drops them for fields)."""
     _, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
     if not boundary:
         raise bad_request("Malformed multipart body: the Content-Type has no boundary.", code="invalid_multipart")
-    parts: list[_Part] = []
+    parts: list[_FormPart] = []
     header_name = bytearray()
     header_value = bytearray()
     view = memoryview(body)
@@ -196,7 +193,7 @@ def _split_multipart(content_type: str, body: bytes) -> list[_Part]:
     def on_part_begin() -> None:
         if len(parts) >= MAX_PARTS:
             raise bad_request(f"Too many multipart parts (more than {MAX_PARTS}).", code="invalid_multipart")
-        parts.append(_Part())
+        parts.append(_FormPart())
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
         header_name.extend(data[start:end])
@@ -250,7 +247,7 @@ def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator)
         if top in file_fields and "[" not in key and part.filename is None:
             # OpenAPI's default multipart encoding for an object is a JSON part (some clients label
             # it with the field's file type); the SDKs use brackets instead. Both mean the object form.
-            decoded = _json_object(part.data.decode("utf-8", "replace"))
+            decoded = _object_or_none(part.data.decode("utf-8", "replace"))
             if decoded is not None:
                 values[key] = decoded
                 continue
@@ -266,7 +263,8 @@ def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator)
             raise bad_request(f"'{key}' is not valid UTF-8 text.", param=key, code="invalid_encoding") from None
         if top in file_fields and "[" not in key:
             raise bad_request(
-                f"'{key}' must be a file upload (or, where the contract allows, an object in bracket notation such as {key}[image_url]).",
+                f"'{key}' must be a file upload (or, where the contract allows, an object in bracket notation such as "
+                f"{key}[image_url]).",
                 param=key,
                 code="invalid_type",
             )
@@ -279,7 +277,7 @@ def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator)
     return Body(values, uploads)
 
 
-def _json_object(text: str) -> dict[str, Any] | None:
+def _object_or_none(text: str) -> dict[str, Any] | None:
     if not text.lstrip().startswith("{"):
         return None
     try:

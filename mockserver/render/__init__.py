@@ -11,10 +11,11 @@ exactly the size and length the job asked for. Everything drawn is derived from 
 - cache.py     the bounded on-disk LRU cache the files live in;
 - settings.py  how `serve` is told about it (flags, the config file's `media:` section);
 - source.py    MediaSource: the bounded render pool, the wait on a first download, and the
-               fall-back to the committed fixtures (mockserver/media.py) when rendering is off
+               fall-back to the committed fixtures (core/media.py) when rendering is off
                or fails.
 
 Only picture.py and encode.py import Pillow and PyAV, so the server runs without the extra.
 
-May import: `core` and the standard library. Never `http`, `control` or `profiles`.
+May import: `core` (the job record, the fixtures' MediaLibrary). Never `store`, `contract`,
+`profiles`, `control` or `http`; `http` imports it, `core` only names the protocol it meets (JobMedia).
 """

@@ -8,7 +8,7 @@
       wait_seconds: 30
       queue: 64
 
-Flags override the file. The settings travel in ServerConfig.extra["media"].
+Flags override the file. The settings travel in ServerConfig.media.
 """
 
 from __future__ import annotations
@@ -119,9 +119,3 @@ def from_config(file: dict[str, Any], args: argparse.Namespace) -> MediaSettings
     if getattr(args, "no_render", False):
         settings = replace(settings, render=False)
     return settings.checked()
-
-
-def of(extra: dict[str, Any]) -> MediaSettings:
-    """The settings a ServerConfig carries (the defaults when it was built without any)."""
-    settings = extra.get("media")
-    return settings if isinstance(settings, MediaSettings) else MediaSettings()
