@@ -34,6 +34,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--startup-repeats", type=int, default=11, help="start-up measurements per side (default: 11)")
     p.add_argument("--scale-jobs", type=int, default=100_000, help="jobs for the scale-of-state scenario (default: 100000)")
     p.add_argument("--scale-small", type=int, default=100, help="the small store it is compared with (default: 100)")
+    p.add_argument("--render-seconds", default="4", help="clip length the render scenario draws (default: 4)")
+    p.add_argument(
+        "--render-size", action="append", default=None, metavar="WxH",
+        help="a size for the render scenario (repeatable; default: the four official sizes)",
+    )
     p.add_argument("--without", action="append", default=[], choices=["prism", "nginx"], help="leave out this third-party baseline (repeatable)")
     p.add_argument("--python-load", action="store_true", help="use the built-in Python load generator even when wrk is installed")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where to save the JSON (default: {DEFAULT_OUT.relative_to(REPO)})")
@@ -51,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         repeats=args.repeats, warmup_s=args.warmup, mock=MockSpec(workers=args.workers, store=args.store),
         prefer_wrk=not args.python_load, startup_repeats=args.startup_repeats,
         scale_jobs=args.scale_jobs, scale_small=args.scale_small, without=frozenset(args.without),
+        render_seconds=args.render_seconds,
+        **({"render_sizes": tuple(args.render_size)} if args.render_size else {}),
     )
     if settings.prefer_wrk and not load.wrk_available():
         print("wrk is not installed (apt-get install -y wrk); using the slower built-in Python load generator", file=sys.stderr)

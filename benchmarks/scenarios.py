@@ -40,6 +40,8 @@ class Settings:
     scale_small: int = 100
     spec_file: Path = REPO / "openapi" / "reference.yaml"
     without: frozenset[str] = frozenset()  # third-party baselines left out on request ("prism", "nginx")
+    render_sizes: tuple[str, ...] = ("720x1280", "1280x720", "1024x1792", "1792x1024")
+    render_seconds: str = "4"
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bench-")))
 
     def to_json(self) -> dict[str, Any]:
@@ -49,6 +51,8 @@ class Settings:
             "store": self.mock.store or "memory", "startup_repeats": self.startup_repeats, "scale_jobs": self.scale_jobs,
             "load_generator": "wrk" if self.prefer_wrk and load.wrk_available() else "python",
             "without": sorted(self.without),
+            "render_sizes": list(self.render_sizes),
+            "render_seconds": self.render_seconds,
         }
 
 
@@ -173,7 +177,7 @@ def _create_scenario(settings: Settings, name: str, description: str, fields: di
     body_file = settings.workdir / f"{name}.body"
     body_file.write_bytes(body)
     headers = {**AUTH, "Content-Type": content_type}
-    with servers.mock(settings.mock) as mock, servers.bare(workers=settings.mock.workers) as bare:
+    with servers.mock(_fixtures(settings.mock)) as mock, servers.bare(workers=settings.mock.workers) as bare:
         status, answer = http_call(mock.port, "POST", "/v1/videos", headers=headers, body=body)
         if status != 200:
             raise RuntimeError(f"{name}: the mock refused the benchmark body with {status}: {answer[:500]!r}")
@@ -200,6 +204,12 @@ def create_reference(settings: Settings) -> dict[str, Any]:
 DOWNLOAD_SIZE, DOWNLOAD_SECONDS = "1280x720", "12"
 
 
+def _fixtures(spec: MockSpec) -> MockSpec:
+    """The mock serving the committed fixtures: the create and download scenarios measure the request
+    path as they did before media were rendered per job; what rendering costs is the render scenario's."""
+    return replace(spec, extra_args=(*spec.extra_args, "--no-render"))
+
+
 def _download_file() -> Path:
     from mockserver.core.media import MediaLibrary
 
@@ -211,7 +221,7 @@ def download(settings: Settings) -> list[dict[str, Any]]:
     size = path.stat().st_size
     byte_range = f"bytes={size // 2}-{size - 1}"  # the second half, as a seeking player asks
     results = []
-    with servers.mock(settings.mock) as mock:
+    with servers.mock(_fixtures(settings.mock)) as mock:
         job = create_job(mock, {"model": "sora-2", "prompt": PROMPT, "size": DOWNLOAD_SIZE, "seconds": DOWNLOAD_SECONDS}, {"X-Mock-Duration": "0"})
         status, body = http_call(mock.port, "GET", f"/v1/videos/{job['id']}/content", headers=AUTH)
         if status != 200 or len(body) != size:
@@ -319,3 +329,12 @@ def _poll_stores(settings: Settings) -> dict[str, Any]:
 
 
 SCENARIOS["poll-stores"] = _poll_stores
+
+
+def _render(settings: Settings) -> dict[str, Any]:
+    from benchmarks.media import render  # it imports this module, and needs the media extra
+
+    return render(settings)
+
+
+SCENARIOS["render"] = _render

@@ -25,6 +25,7 @@ from mockserver.config import (
 from mockserver.control.faults import FaultError, startup_rules
 from mockserver.control.webhooks import WebhookSettings
 from mockserver.core.keys import KeyRules
+from mockserver.render import settings as media_settings
 
 if TYPE_CHECKING:
     from mockserver.store import Store
@@ -154,6 +155,7 @@ def add_serve_parser(subparsers: Any) -> None:
         metavar="N",
         help="worker processes (default: 1); more than one needs a shared --store",
     )
+    media_settings.add_arguments(p)
     p.add_argument(
         "--log-level",
         default="info",
@@ -205,12 +207,20 @@ def build_config(args: argparse.Namespace, file: dict[str, Any]) -> ServerConfig
         profile=args.profile or str(file.get("profile", "reference")),
         profile_options=profiles.options_from(file.get("profile_options"), args.profile_option),
         webhooks=_webhook_settings(file, args),
+        media=_media_settings(file, args),
     )
 
 
 def _webhook_settings(file: dict[str, Any], args: argparse.Namespace) -> WebhookSettings:
     try:
         return WebhookSettings.parse(file.get("webhooks"), args.webhook_url or (), args.webhook_secret)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _media_settings(file: dict[str, Any], args: argparse.Namespace) -> media_settings.MediaSettings:
+    try:
+        return media_settings.from_config(file, args)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
@@ -263,6 +273,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"mockserver {__version__}: base URL http://{shown}:{port}{base_path}", flush=True)
         print(f"  health: http://{shown}:{port}/__mock/health   spec: http://{shown}:{port}/openapi.yaml", flush=True)
         print(f"  store: {server.store.url}" + (f"   workers: {workers}" if workers > 1 else ""), flush=True)
+        print(f"  media: {server.media.describe()}", flush=True)
 
     class AnnouncingServer(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:

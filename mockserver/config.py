@@ -13,6 +13,7 @@ from mockserver.control.journal import DEFAULT_JOURNAL_SIZE
 from mockserver.control.webhooks import WebhookSettings
 from mockserver.core.keys import KeyRules
 from mockserver.core.videos import DEFAULT_TIMINGS, Timing
+from mockserver.render.settings import MediaSettings
 
 DEFAULT_MAX_UPLOAD_MB = 20
 
@@ -42,6 +43,8 @@ class ServerConfig:
     journal_size: int = DEFAULT_JOURNAL_SIZE
     store: str = "memory:"  # where state lives (see mockserver.store): memory:, sqlite:///PATH, redis://HOST:PORT/DB
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    # Media drawn for each job (--media-*, --no-render, the config file's `media:`).
+    media: MediaSettings = field(default_factory=MediaSettings)
 
 
 def load_config_file(path: Path) -> dict[str, Any]:

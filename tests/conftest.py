@@ -7,6 +7,9 @@ pytest11 entry point; with only PYTHONPATH set, it is not, so register it here o
 from __future__ import annotations
 
 import importlib
+import os
+from pathlib import Path
+from typing import Any
 from collections.abc import Iterator
 
 import pytest
@@ -38,3 +41,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("recorded")
         for line in sorted(lines):
             terminalreporter.write_line(line)
+
+
+OFFICIAL_SPEC_ENV = "MOCKSERVER_OFFICIAL_SPEC"
+
+
+@pytest.fixture(scope="session")
+def official_spec() -> dict[str, Any]:
+    """The official OpenAI spec, for the tests that hold the contract to it. It is reference data this
+    repository neither carries nor looks for: a developer with a copy sets MOCKSERVER_OFFICIAL_SPEC=PATH."""
+    import yaml
+
+    path = os.environ.get(OFFICIAL_SPEC_ENV)
+    if not path:
+        pytest.skip(f"set {OFFICIAL_SPEC_ENV}=PATH to the official OpenAI spec to hold the contract to it as well")
+    document: dict[str, Any] = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return document

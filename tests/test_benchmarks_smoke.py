@@ -76,3 +76,26 @@ def test_benchmark_compares_poll_throughput_across_stores_and_worker_counts(tmp_
     names = [item["name"] for item in scenario["checks"]]
     assert "throughput sqlite, 2 workers vs sqlite, 1 worker" in names
     assert "| poll-stores | sqlite, 2 workers |" in done.stdout
+
+
+def test_benchmark_render_reports_render_time_per_size_and_downloads_from_the_cache(tmp_path: Path) -> None:
+    out = tmp_path / "render.json"
+    command = [
+        sys.executable, "-m", "benchmarks", "render", "--render-size", "64x64", "--render-size", "128x72",
+        "--render-seconds", "1", "--seconds", "0.5", "--repeats", "1", "--warmup", "0", "--connections", "2",
+        "--out", str(out),
+    ]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (scenario,) = json.loads(out.read_text())["scenarios"]
+    assert "error" not in scenario, scenario.get("error")
+    for size in ("64x64", "128x72"):
+        median = scenario["sides"][f"render {size}"]["median"]
+        assert median["render_s_per_video_s"] > 0 and median["video_kb"] > 0
+    for side in ("mock (rendered, from cache)", "mock (fixture path, same file)", "bare (same file)"):
+        data = scenario["sides"][side]
+        assert data["errors"] == 0 and data["runs"][0]["requests"] > 0, side
+    names = [item["name"] for item in scenario["checks"]]
+    assert "render 64x64: seconds per second of video" in names
+    assert "download from the cache vs the fixture path, MB/s" in names
+    assert "| render | mock (rendered, from cache) |" in done.stdout

@@ -1,7 +1,9 @@
-"""The media files a completed job serves from GET /v1/videos/{id}/content.
+"""The committed media files a completed job serves from GET /v1/videos/{id}/content.
 
 `MediaLibrary` indexes a fixtures directory once (made by scripts/make_fixtures.py) and maps a
 job's (variant, size, seconds) to one file. Requests are never answered by scanning the disk.
+With the `media` extra, mockserver.render draws each job's own files instead (`JobMedia`, below,
+is what the service asks of it); these are served without it, or where a render cannot be had.
 
 Files are found by name:
 
@@ -27,8 +29,12 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from mockserver.resources import fixtures_dir
+
+if TYPE_CHECKING:
+    from mockserver.core.jobs import Job
 
 DEFAULT_ROOT = fixtures_dir()
 DEFAULT_SIZE = "720x1280"  # the API's default size
@@ -207,3 +213,15 @@ class MediaLibrary:
         videos = [f for size in self._video_sizes for _, f in sorted(self._videos[size].items())]
         images = [self._images[v][s] for v in self._images for s in self._image_sizes[v]]
         return tuple(videos + images)
+
+
+class JobMedia(Protocol):
+    """Where the videos service and the content handler get a job's media (mockserver.render.source.MediaSource)."""
+
+    def variants(self) -> tuple[str, ...]: ...
+
+    def prepare(self, job: Job) -> None:
+        """A job was created: make its media ready ahead of the download, without waiting."""
+
+    async def fetch(self, job: Job, variant: str) -> MediaFile:
+        """The file to serve for a completed job's variant."""

@@ -15,7 +15,7 @@ from mockserver.core.clock import Clock, ClockSettings
 from mockserver.core.errors import APIError, not_found
 from mockserver.core.ids import IdSource
 from mockserver.core.jobs import Job, JobState, Outcome, Phase, state
-from mockserver.core.media import MediaFile, MediaLibrary
+from mockserver.core.media import JobMedia
 from mockserver.core.outcomes import OutcomeQueue, ScriptedOutcome
 from mockserver.store import Character, Page, Store
 from mockserver.store.base import character_from_json, character_to_json
@@ -76,7 +76,7 @@ class VideoService:
         self,
         store: Store,
         clock: Clock,
-        media: MediaLibrary,
+        media: JobMedia,
         ids: IdSource,
         timing: TimingPlan,
         outcomes: OutcomeQueue,
@@ -142,6 +142,7 @@ class VideoService:
             extras=dict(extras or {}),
         )
         self.store.add(job)
+        self.media.prepare(job)  # its media render while it is queued and in progress; never waits
         return self.view(job)
 
     def completed_source(self, owner: str, video_id: str) -> Job:
@@ -164,7 +165,8 @@ class VideoService:
 
     # -- content and deletion --------------------------------------------------------------
 
-    def content(self, owner: str, video_id: str, variant: str) -> MediaFile:
+    def downloadable(self, owner: str, video_id: str) -> Job:
+        """The job whose content may be downloaded now (completed, not expired), or the error why not."""
         view = self.get(owner, video_id)
         phase = view.state.phase
         if phase is Phase.FAILED:
@@ -191,7 +193,7 @@ class VideoService:
                 code="video_expired",
                 param="video_id",
             )
-        return self.media.lookup(variant, view.job.size, view.job.seconds)
+        return view.job
 
     def delete(self, owner: str, video_id: str) -> Job:
         view = self.get(owner, video_id)

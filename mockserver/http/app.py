@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -39,6 +40,7 @@ from mockserver.http.routes import CompactJSONResponse, VideoRoutes
 from mockserver.http.routing import Endpoint, OperationTable
 from mockserver.profiles import ProfileIds, RenderContext
 from mockserver.profiles.base import request_origin
+from mockserver.render.source import MediaSource
 from mockserver.store import Store, StoreError, open_store
 
 log = logging.getLogger("mockserver")
@@ -67,7 +69,8 @@ class Server:
         self.clock = clock or Clock(self.store)
         self.ids = ProfileIds(IdFactory(config.seed, self.store.next_number), self.profile)
         self.outcomes = OutcomeQueue(self.store)
-        self.media = MediaLibrary(config.fixtures_dir) if config.fixtures_dir else MediaLibrary()
+        fixtures = MediaLibrary(config.fixtures_dir) if config.fixtures_dir else MediaLibrary()
+        self.media = MediaSource(fixtures, config.media)
         self.service = VideoService(
             self.store, self.clock, self.media, self.ids, TimingPlan(dict(config.timings), config.speed), self.outcomes
         )
@@ -151,6 +154,7 @@ class Server:
             "base_path": self.contract.base_path,
             "profile": self.profile.name,
             "store": self.store.url,
+            "media": "rendered" if self.media.rendering else "fixtures",
             "pid": os.getpid(),  # which worker answered, with `serve --workers N`
         }
 
@@ -207,12 +211,26 @@ class MockApp(Starlette):
         await self.pipeline(scope, receive, send)
 
 
+def _lifespan(server: Server) -> Any:
+    webhooks = lifespan(server.webhooks)
+
+    @contextlib.asynccontextmanager
+    async def run(app: Any) -> Any:
+        try:
+            async with webhooks(app):
+                yield
+        finally:
+            server.media.close()  # queued renders are dropped; a running one finishes in its thread
+
+    return run
+
+
 def create_app(config: ServerConfig | None = None, *, server: Server | None = None) -> Starlette:
     server = server or Server(config or ServerConfig())
 
     # Starlette renders what the Router and the control routes raise with the server's one error answer.
     errors = dict.fromkeys((APIError, HTTPException, StoreError, Exception), server.error_response)
-    app = MockApp(routes=_routes(server), exception_handlers=errors, lifespan=lifespan(server.webhooks))
+    app = MockApp(routes=_routes(server), exception_handlers=errors, lifespan=_lifespan(server))
     # Starlette's own __call__ (its error layers and the Router) is what the pipeline passes on to.
     app.pipeline = RequestPipeline(functools.partial(Starlette.__call__, app), server, _operations(server))
     app.state.server = server

@@ -144,7 +144,8 @@ class VideoRoutes:
                 param="variant",
             )
         video_id = request.path_params["video_id"]
-        media = self._service(call).content(owner, video_id, variant)
+        job = self._service(call).downloadable(owner, video_id)  # the request's clock says if it is done
+        media = await self.service.media.fetch(job, variant)
         return FileResponse(
             media.path,
             media_type=media.media_type,
