@@ -103,14 +103,23 @@ class FaultRule:
         return cls(**{**fields, "rate_limit": RateLimit(**rate_limit) if rate_limit else None})
 
 
+_MAX_NUMBER_TEXT = 32  # "10/60" is how rate limits are written; nothing longer is a number anyone means
+MAX_COUNT = 1_000_000_000  # rate-limit requests, `times`: beyond it a fault would never end anyway
+MAX_WINDOW_SECONDS = 86_400.0  # a rate-limit window of a day at most
+
+
 def _number(value: Any, name: str, kind: type = float, low: float | None = None, high: float | None = None) -> Any:
     try:
         if isinstance(value, bool):
             raise ValueError
+        if isinstance(value, str) and len(value) > _MAX_NUMBER_TEXT:
+            raise ValueError
         number = kind(value)
         if kind is int and float(value) != number:
             raise ValueError
-    except (TypeError, ValueError):
+        if not math.isfinite(number):
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e400), float(a 400-digit integer)
         raise FaultError(
             f"fault field '{name}' must be {'an integer' if kind is int else 'a number'}, got {value!r}.", name
         ) from None
@@ -129,7 +138,8 @@ def parse_rate_limit(value: Any) -> RateLimit:
     else:
         requests, seconds = value, 60
     return RateLimit(
-        _number(requests, "rate_limit.requests", int, 1), _number(seconds, "rate_limit.seconds", float, 0.001)
+        _number(requests, "rate_limit.requests", int, 1, MAX_COUNT),
+        _number(seconds, "rate_limit.seconds", float, 0.001, MAX_WINDOW_SECONDS),
     )
 
 
@@ -188,7 +198,7 @@ def parse_rule(data: Mapping[str, Any]) -> FaultRule:
         status=status,
         probability=_number(data.get("probability", 1.0), "probability", float, 0, 1),
         latency_ms=latency_ms,
-        times=_number(times, "times", int, 1) if times is not None else None,
+        times=_number(times, "times", int, 1, MAX_COUNT) if times is not None else None,
         retry_after=retry_after,
         rate_limit=rate_limit,
         owner=str(owner) if owner else None,

@@ -24,13 +24,11 @@ from starlette.types import Scope
 from mockserver.config import DEFAULT_JOURNAL_SIZE
 from mockserver.control.faults import ANONYMOUS
 from mockserver.core.videos import owner_of
-from mockserver.http.auth import mask
+from mockserver.http.auth import is_credential_header, mask
 from mockserver.store import Store, StoreError
 
 log = logging.getLogger("mockserver")
 
-# Headers that carry a credential in some client or gateway; their values are masked.
-SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
 STATE_BODY = "journal_body"  # scope["state"] keys the handlers fill in
 STATE_UPLOADS = "journal_uploads"
 
@@ -229,7 +227,7 @@ def _masked_headers(
     owner, key = ANONYMOUS, None
     for name_bytes, value_bytes in raw:
         name, value = name_bytes.decode("latin-1").lower(), value_bytes.decode("latin-1")
-        if name in SECRET_HEADERS:
+        if is_credential_header(name):
             scheme, _, token = value.partition(" ")
             secret = token.strip() if scheme.lower() == "bearer" else value.strip()
             if admin_token and secret == admin_token:

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from mockserver.http.app import Server
 
 CONTROL_SPEC = openapi_dir() / "control.yaml"
+# Virtual time stays a float with sub-millisecond precision and every derived timestamp an ordinary
+# integer: a clock moved by 1e300 seconds made every later job's timestamps meaningless.
+MAX_ADVANCE_SECONDS = 10 * 365 * 86_400.0
+MAX_SPEED = 1_000_000.0
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -97,6 +101,8 @@ async def _json_object(request: Request) -> dict[str, Any]:
         return {}
     try:
         value = jsonbody.loads(raw)
+    except jsonbody.InvalidValue as exc:
+        raise bad_request(str(exc), param=exc.param) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"The body is not valid JSON: {exc}.", code="invalid_json") from None
     if not isinstance(value, dict):
@@ -158,8 +164,10 @@ def _int_query(request: Request, name: str) -> int | None:
     value = request.query_params.get(name)
     if value is None or value == "":
         return None
-    if not value.isdigit():
-        raise bad_request(f"Query parameter '{name}' must be a non-negative integer, got {value!r}.", param=name)
+    # ASCII digits only: str.isdigit() and int() also take '²' and full-width digits, and int() of
+    # thousands of digits raises; nine digits are more than any journal holds.
+    if not (value.isascii() and value.isdigit() and len(value) <= 9):
+        raise bad_request(f"Query parameter '{name}' must be a non-negative integer, got {value[:40]!r}.", param=name)
     return int(value)
 
 
@@ -225,11 +233,17 @@ class ControlRoutes:
                     "The clock only moves forward; 'seconds' must be >= 0 (use /__mock/clock/real to go back).",
                     param="seconds",
                 )
+            if seconds > MAX_ADVANCE_SECONDS:
+                raise bad_request(
+                    f"'seconds' must be at most {MAX_ADVANCE_SECONDS:g} (ten years) per call.", param="seconds"
+                )
             clock.advance(seconds)
         elif action == "speed":
             speed = _number(data, "speed")
             if speed < 0:
                 raise bad_request("'speed' must be >= 0 (0 stops time without freezing it).", param="speed")
+            if speed > MAX_SPEED:
+                raise bad_request(f"'speed' must be at most {MAX_SPEED:g}.", param="speed")
             clock.set_speed(speed)
         else:
             raise APIError(

@@ -11,7 +11,9 @@ Signing is Standard Webhooks (the `standardwebhooks` package), as the provider d
 virtual clock may be hours ahead) and `webhook-signature: v1,<base64 HMAC-SHA256>`.
 
 Retries: a non-2xx answer or a connection error is retried with exponential backoff, up to
-`max_attempts`; every attempt is signed afresh with the same `webhook-id`.
+`max_attempts`; every attempt is signed afresh with the same `webhook-id`. Each endpoint has a lane
+of its own (control/lanes.py): a few deliveries in flight, a bounded queue, every attempt bounded
+by its timeout, so an endpoint that hangs or refuses costs only its own deliveries.
 
 Faults (POST /__mock/webhooks/faults) apply to the next `count` deliveries: `duplicate` sends the
 message twice (same `webhook-id`), `late` waits `delay_seconds` first, `bad_signature` signs with
@@ -27,7 +29,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -37,6 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mockserver.control.journal import Entry
+from mockserver.control.lanes import QUEUE_LIMIT, Lanes, bounded
 from mockserver.core.errors import APIError, bad_request
 from mockserver.core.jobs import Job
 
@@ -54,6 +57,13 @@ DEFAULT_LATE_SECONDS = 2.0
 MAX_SLEEP_SECONDS = 0.5  # the dispatcher re-checks at least this often (speed changes, real time)
 MAX_DELIVERIES = 1000  # the delivery log is bounded like the journal
 FAULT_MODES = ("duplicate", "late", "bad_signature")
+# Bounds of what a registration or a webhook fault may ask for: beyond them a value only breaks things.
+MAX_ATTEMPTS = 100
+MAX_BACKOFF_SECONDS = 3600.0  # also the longest single wait between two attempts
+MAX_TIMEOUT_SECONDS = 600.0
+MAX_LATE_SECONDS = 3600.0
+MAX_FAULT_COUNT = 1_000_000
+MAX_URL_CHARS = 2048
 
 
 def generate_secret() -> str:
@@ -193,8 +203,7 @@ class WebhookDispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self._sending: set[asyncio.Task[None]] = set()
-        self._http: httpx.AsyncClient | None = None
+        self._lanes = Lanes()  # one per endpoint, on the dispatcher's loop (see control/lanes.py)
         # True while the app's lifespan runs: it started the dispatcher on the serving loop. Without
         # one (the pytest plugin's server) the request pipeline starts it on the first request.
         self.lifespan_running = False
@@ -230,7 +239,23 @@ class WebhookDispatcher:
         return reg
 
     def unregister(self, ids: Iterable[str]) -> int:
+        ids = list(ids)
+        self._on_loop(lambda: self._lanes.close(ids))  # deliveries under way to a removed endpoint stop
         return self.store.delete_docs(self.REGISTRATIONS, ids)
+
+    def _on_loop(self, call: Callable[[], object]) -> None:
+        """Run `call` on the dispatcher's loop: now when this is it, else as soon as it can (a test thread's reset)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            call()
+        else:
+            loop.call_soon_threadsafe(call)
 
     def install_startup(self) -> None:
         """Replace the start-up endpoints kept in the store with this configuration's (at boot and on reset)."""
@@ -247,8 +272,9 @@ class WebhookDispatcher:
         if owner is None:
             self.store.delete_docs(self.DELIVERIES)
             self.store.delete_docs(self.FAULTS)
-            for task in list(self._sending):
-                task.cancel()  # a retry left over from before the reset must not reach a later test
+            # A retry left over from before the reset must not reach a later test, and an endpoint that
+            # hung must not hold anything past it: every lane's workers and client go.
+            self._on_loop(self._lanes.close)
         else:
             self.store.delete_docs(
                 self.DELIVERIES,
@@ -303,23 +329,20 @@ class WebhookDispatcher:
             return
         # A new loop (a test client's, after the last one closed without a lifespan) starts afresh.
         self._loop = loop
-        self._sending = set()
+        self._lanes = Lanes()
         self._wake = asyncio.Event()
-        self._http = None  # made by the first delivery
         self._task = self._loop.create_task(self._run(), name="mockserver-webhooks")
 
     async def stop(self) -> None:
         # Only what runs on this loop can be stopped here; tasks of a loop that has since closed
         # (an in-process ASGI client's) are already gone with it.
         if self._loop is asyncio.get_running_loop():
-            tasks = [t for t in [self._task, *self._sending] if t is not None]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if self._http is not None:
-                await self._http.aclose()
-        self._task = self._http = self._loop = self._wake = None
-        self._sending = set()
+            if self._task is not None:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+            await self._lanes.aclose()
+        self._task = self._loop = self._wake = None
+        self._lanes = Lanes()
 
     async def _run(self) -> None:
         assert self._wake is not None
@@ -384,14 +407,33 @@ class WebhookDispatcher:
 
     def _send(self, delivery: Delivery, *, delay: float, after: Delivery | None = None) -> None:
         assert self._loop is not None
+        reg = delivery.registration
+
+        async def job(client: httpx.AsyncClient) -> None:
+            await self._deliver(client, delivery, delay, after)
+
+        if self._lanes.submit(reg.id, reg.timeout_seconds, job):
+            self._record(delivery)
+            return
+        # The endpoint is not taking what it has: this one is not sent at all, and says why.
+        delivery.attempts.append(
+            {
+                "attempt": 0,
+                "at": time.time(),
+                "status_code": None,
+                "error": f"not sent: {QUEUE_LIMIT} deliveries to this endpoint are already waiting (its queue is full)",
+            }
+        )
+        delivery.status = "failed"
         self._record(delivery)
-        task = self._loop.create_task(self._deliver(delivery, delay, after))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        if self._lanes.should_log(reg.id, "dropped"):
+            log.warning("webhooks to %s dropped: its queue is full (such lines: the 1st, 10th, 100th, ...)", reg.url)
 
     # -- delivery ------------------------------------------------------------------------
 
-    async def _deliver(self, delivery: Delivery, delay: float, after: Delivery | None) -> None:
+    async def _deliver(
+        self, client: httpx.AsyncClient, delivery: Delivery, delay: float, after: Delivery | None
+    ) -> None:
         # httpx and standardwebhooks are imported by the first delivery, not at start-up: most fakes
         # never send a webhook, and the two are a tenth of the server's start-up time.
         import httpx
@@ -401,7 +443,9 @@ class WebhookDispatcher:
         body = json.dumps(delivery.event, separators=(",", ":"))
         if delay:
             await asyncio.sleep(delay)
-        while after is not None and after.status == "pending":  # a duplicate follows its original
+        # A duplicate follows its original, which its lane took first (a FIFO), within a bounded wait.
+        waited_until = time.monotonic() + reg.max_attempts * (reg.timeout_seconds + MAX_BACKOFF_SECONDS)
+        while after is not None and after.status == "pending" and time.monotonic() < waited_until:
             await asyncio.sleep(0.01)
         # A bad-signature fault signs with a secret nobody else has.
         signer = Webhook(generate_secret() if delivery.fault == "bad_signature" else reg.secret)
@@ -416,13 +460,14 @@ class WebhookDispatcher:
             }
             record: dict[str, Any] = {"attempt": attempt, "at": time.time(), "status_code": None, "error": None}
             try:
-                if self._http is None:
-                    self._http = httpx.AsyncClient(follow_redirects=False)
-                response = await self._http.post(reg.url, content=body, headers=headers, timeout=reg.timeout_seconds)
+                # Twice the timeout around the whole attempt: httpx's own timeouts bound each read,
+                # not a receiver that answers one byte at a time.
+                response = await bounded(2 * reg.timeout_seconds, client.post(reg.url, content=body, headers=headers))
                 record["status_code"] = response.status_code
                 ok = 200 <= response.status_code < 300
-            except httpx.HTTPError as exc:
-                record["error"] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            except (httpx.HTTPError, TimeoutError) as exc:
+                name = "Timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+                record["error"] = f"{name}: {exc}" if str(exc) else name
                 ok = False
             delivery.attempts.append(record)
             if ok:
@@ -432,10 +477,11 @@ class WebhookDispatcher:
             if ok:
                 return
             if attempt < reg.max_attempts:
-                await asyncio.sleep(reg.backoff_seconds * 2 ** (attempt - 1))
+                await asyncio.sleep(min(MAX_BACKOFF_SECONDS, reg.backoff_seconds * 2 ** (attempt - 1)))
         delivery.status = "failed"
         self._record(delivery)
-        log.warning("webhook %s to %s failed after %d attempts", delivery.webhook_id, reg.url, reg.max_attempts)
+        if self._lanes.should_log(reg.id, "failed"):
+            log.warning("webhook %s to %s failed after %d attempts (such lines: the 1st, 10th, 100th, ...)", delivery.webhook_id, reg.url, reg.max_attempts)
 
     def _journal(self, delivery: Delivery, headers: dict[str, str], record: dict[str, Any]) -> None:
         # Outgoing calls are journaled beside incoming ones; the absolute URL as `path` tells them apart.
@@ -498,19 +544,39 @@ def lifespan(dispatcher: WebhookDispatcher) -> Any:
 # -- control routes: /__mock/webhooks -----------------------------------------------------
 
 
-def _positive(data: dict[str, Any], name: str, *, integer: bool = False) -> Any:
+def _positive(data: dict[str, Any], name: str, *, high: float, integer: bool = False, above_zero: bool = False) -> Any:
     value = data.get(name)
     if value is None:
         return None
+    low_ok = value > 0 if above_zero else value >= 0
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
-        or value < 0
+        or not low_ok
+        or value > high
         or (integer and (value != int(value) or value < 1))
     ):
-        kind = "a whole number >= 1" if integer else "a number >= 0"
-        raise bad_request(f"'{name}' must be {kind}, got {value!r}.", param=name, code="invalid_value")
+        kind = "a whole number >= 1" if integer else "a number > 0" if above_zero else "a number >= 0"
+        raise bad_request(
+            f"'{name}' must be {kind} and at most {high:g}, got {value!r}.", param=name, code="invalid_value"
+        )
     return int(value) if integer else float(value)
+
+
+def _endpoint_url(value: Any) -> str:
+    """An absolute http(s) URL with a host, as httpx will send to it."""
+    import httpx
+
+    hint = 'Send {"url": "http://127.0.0.1:9000/hook"}, optionally with "secret", "api_key", "max_attempts", "backoff_seconds", "timeout_seconds".'
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")) or len(value) > MAX_URL_CHARS:
+        raise bad_request(hint, param="url")
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, ValueError, UnicodeError):
+        raise bad_request(f"{value[:100]!r} is not a URL httpx can send to. {hint}", param="url") from None
+    if not url.host or " " in value:
+        raise bad_request(f"{value[:100]!r} has no host. {hint}", param="url")
+    return value
 
 
 class WebhookRoutes:
@@ -544,20 +610,15 @@ class WebhookRoutes:
         dispatcher = self.dispatcher
         if request.method == "POST":
             data = await _json_object(request)
-            url = data.get("url")
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise bad_request(
-                    'Send {"url": "http://127.0.0.1:9000/hook"}, optionally with "secret", "api_key", "max_attempts", "backoff_seconds", "timeout_seconds".',
-                    param="url",
-                )
+            url = _endpoint_url(data.get("url"))
             secret = check_secret(data["secret"]) if data.get("secret") is not None else generate_secret()
             reg = dispatcher.register(
                 url,
                 secret,
                 owner=_owner(data, request),
-                max_attempts=_positive(data, "max_attempts", integer=True),
-                backoff_seconds=_positive(data, "backoff_seconds"),
-                timeout_seconds=_positive(data, "timeout_seconds"),
+                max_attempts=_positive(data, "max_attempts", high=MAX_ATTEMPTS, integer=True),
+                backoff_seconds=_positive(data, "backoff_seconds", high=MAX_BACKOFF_SECONDS),
+                timeout_seconds=_positive(data, "timeout_seconds", high=MAX_TIMEOUT_SECONDS, above_zero=True),
             )
             return JSONResponse(reg.to_json(), status_code=201)
         owner = _owner(None, request)
@@ -599,13 +660,13 @@ class WebhookRoutes:
                     f"'mode' must be one of {', '.join(FAULT_MODES)}; got {mode!r}.", param="mode", code="invalid_value"
                 )
             endpoint = data.get("endpoint")
-            if endpoint is not None and endpoint not in dispatcher.registrations:
+            if endpoint is not None and (not isinstance(endpoint, str) or endpoint not in dispatcher.registrations):
                 raise bad_request(f"No webhook endpoint {endpoint!r}.", param="endpoint")
-            delay = _positive(data, "delay_seconds")
+            delay = _positive(data, "delay_seconds", high=MAX_LATE_SECONDS)
             fault = Fault(
                 _new_id("whf"),
                 mode,
-                _positive(data, "count", integer=True) or 1,
+                _positive(data, "count", high=MAX_FAULT_COUNT, integer=True) or 1,
                 DEFAULT_LATE_SECONDS if delay is None else delay,
                 endpoint,
             )

@@ -14,10 +14,29 @@ from mockserver.core.videos import bearer_key, owner_of
 
 
 def mask(key: str) -> str:
-    """How a key may appear in logs, journals and reports: its start and end only."""
-    if len(key) <= 8:
-        return "***"
-    return f"{key[:3]}...{key[-4:]}"
+    """How a key may appear in logs, journals and reports: enough to tell two keys apart, never to guess one.
+
+    The `sk-` every key starts with is no secret and stays; of the rest at most a fifth shows, and
+    never more than its last four characters. A rest shorter than 10 characters shows nothing.
+    """
+    prefix = "sk-" if key.startswith("sk-") else ""
+    secret = key[len(prefix) :]
+    tail = min(4, len(secret) // 5)
+    if tail < 2:
+        return f"{prefix}***"
+    return f"{prefix}...{secret[-tail:]}"
+
+
+# Header names that carry a credential in some client, SDK or gateway (OpenAI's, Azure's `api-key`,
+# Google's `x-goog-api-key`, proxies' `x-auth-token`, cookies); any name with one of these words counts.
+_CREDENTIAL_WORDS = ("auth", "key", "token", "secret", "password", "cookie", "session", "credential", "signature")
+
+
+@functools.lru_cache(maxsize=512)
+def is_credential_header(name: str) -> bool:
+    """Whether a header's value must be masked wherever it is shown (case-insensitive)."""
+    lowered = name.lower()
+    return any(word in lowered for word in _CREDENTIAL_WORDS)
 
 
 def authorization(scope: Scope) -> bytes:
@@ -48,7 +67,8 @@ class Authenticator:
         self._credentials = functools.lru_cache(maxsize=256)(self._read_credentials)
 
     def rules(self, key: str) -> KeyRules | None:
-        if self.admin_token and hmac.compare_digest(key, self.admin_token):
+        # Bytes, not str: compare_digest refuses a str with non-ASCII characters (a header's latin-1 é).
+        if self.admin_token and hmac.compare_digest(key.encode(), self.admin_token.encode()):
             return None  # the admin token opens the control API, never the video API
         if self.keys:
             return self.keys.get(key)
@@ -71,6 +91,9 @@ class Authenticator:
                 "You didn't provide an API key. Send it as 'Authorization: Bearer sk-...'.",
                 code="missing_api_key",
             )
+        if self.admin_token and hmac.compare_digest(key.encode(), self.admin_token.encode()):
+            # Not echoed even masked: a tail of the admin token in a client's logs is a tail too many.
+            raise APIError(401, "The admin token opens the /__mock control API only; send an API key here.", code="invalid_api_key")
         raise APIError(401, f"Incorrect API key provided: {mask(key)}.", code="invalid_api_key")
 
     @staticmethod

@@ -82,8 +82,10 @@ class VideoRoutes:
     def _script(self, request: Request, prompt: str | None) -> outcomes.Script:
         return outcomes.from_headers(request.headers).merged_over(outcomes.from_prompt(prompt))
 
-    def _extras(self, values: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
-        return {k: v for k, v in values.items() if k not in known}
+    def _extras(self, body: Body, stored: tuple[str, ...]) -> dict[str, Any]:
+        # Only fields the contract declares: an unknown field is accepted and not kept with the job
+        # (it would be memory any client could take, for as long as the job lives).
+        return {k: v for k, v in body.values.items() if k in body.known and k not in stored}
 
     # -- handlers --------------------------------------------------------------------------
 
@@ -100,7 +102,7 @@ class VideoRoutes:
             size=str(values.get("size", "720x1280")),
             seconds=str(values.get("seconds", "4")),
             script=self._script(request, values.get("prompt")),
-            extras=self._extras(values, ("model", "prompt", "size", "seconds")),
+            extras=self._extras(body, ("model", "prompt", "size", "seconds")),
         )
         return self._video_response(view)
 
@@ -115,7 +117,7 @@ class VideoRoutes:
         query = parse_query(request, op)
         limit = int(query.get("limit", 20))
         page, now = self.service.page(
-            owner, after=query.get("after"), limit=limit, descending=query.get("order", "desc") != "asc"
+            owner, after=query.get("after") or None, limit=limit, descending=query.get("order", "desc") != "asc"
         )
         items = [self.server.render_video(self.service.view(job)) for job in page.jobs]
         return CompactJSONResponse(wire.video_list(items, page.has_more))

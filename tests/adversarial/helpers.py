@@ -27,7 +27,9 @@ def http(server: RunningServer) -> httpx.Client:
     return httpx.Client(base_url=server.root, timeout=CLIENT_TIMEOUT)
 
 
-def assert_envelope(response: httpx.Response, status: int, param: str | None, code: str | None = None) -> dict[str, Any]:
+def assert_envelope(
+    response: httpx.Response, status: int, param: str | None, code: str | None = None
+) -> dict[str, Any]:
     """The answer is `status` in the OpenAI error envelope, naming `param` (and `code` when given)."""
     assert response.status_code == status, (response.status_code, response.text[:500])
     assert response.headers["content-type"].startswith("application/json"), response.headers
@@ -56,8 +58,15 @@ def assert_answers_normally(server: RunningServer, keys: Iterable[str] = KEYS) -
             assert video["id"] in [v["id"] for v in listed.json()["data"]]
             got = client.get(f"/v1/videos/{video['id']}", headers=auth(key))
             assert got.status_code == 200 and got.json()["id"] == video["id"], got.text
-        for path in ("/__mock/journal", "/__mock/faults", "/__mock/outcomes", "/__mock/webhooks",
-                     "/__mock/webhooks/deliveries", "/__mock/webhooks/faults", "/__mock/clock"):
+        for path in (
+            "/__mock/journal",
+            "/__mock/faults",
+            "/__mock/outcomes",
+            "/__mock/webhooks",
+            "/__mock/webhooks/deliveries",
+            "/__mock/webhooks/faults",
+            "/__mock/clock",
+        ):
             answer = client.get(path)
             assert answer.status_code == 200, (path, answer.text[:500])
             json.dumps(answer.json())  # a document that round-trips

@@ -32,7 +32,9 @@ def test_a_foreign_host_or_origin_is_refused_and_changes_nothing(
     assert_answers_normally(server)
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None]
+)
 def test_a_control_write_must_be_json(server: RunningServer, content_type: str | None) -> None:
     with http(server) as client:
         headers = {"content-type": content_type} if content_type else {}

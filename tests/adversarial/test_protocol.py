@@ -7,7 +7,16 @@ import json
 import httpx
 import pytest
 
-from tests.adversarial.helpers import KEYS, assert_answers_normally, assert_envelope, auth, create, http, parse_raw_response, raw_exchange
+from tests.adversarial.helpers import (
+    KEYS,
+    assert_answers_normally,
+    assert_envelope,
+    auth,
+    create,
+    http,
+    parse_raw_response,
+    raw_exchange,
+)
 from tests.processes import RunningServer
 
 HOST = b"Host: 127.0.0.1\r\n"
@@ -24,8 +33,15 @@ HOST = b"Host: 127.0.0.1\r\n"
         b"GET /v1/videos HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n",
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40,  # a TLS ClientHello on the plain port
     ],
-    ids=["unknown-method", "content-length-abc", "content-length-huge", "content-length-and-chunked",
-         "two-content-lengths", "malformed-header", "tls-on-plain-http"],
+    ids=[
+        "unknown-method",
+        "content-length-abc",
+        "content-length-huge",
+        "content-length-and-chunked",
+        "two-content-lengths",
+        "malformed-header",
+        "tls-on-plain-http",
+    ],
 )
 def test_a_request_the_parser_refuses_is_a_400_envelope(server: RunningServer, request_bytes: bytes) -> None:
     status, headers, body = parse_raw_response(raw_exchange(server.port, request_bytes))
@@ -65,8 +81,15 @@ def test_a_bad_range_is_an_envelope(server: RunningServer, video: str, range_hea
 
 
 def test_a_client_that_sends_half_a_body_and_goes_away_leaves_the_server_answering(server: RunningServer) -> None:
-    raw_exchange(server.port, b"POST /v1/videos HTTP/1.1\r\n" + HOST + b"Authorization: Bearer " + KEYS[0].encode()
-                 + b"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"prompt\":", timeout=2)
+    raw_exchange(
+        server.port,
+        b"POST /v1/videos HTTP/1.1\r\n"
+        + HOST
+        + b"Authorization: Bearer "
+        + KEYS[0].encode()
+        + b'\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt":',
+        timeout=2,
+    )
     with httpx.Client(base_url=server.root, timeout=10) as client:
         assert client.get("/__mock/health").status_code == 200
     assert_answers_normally(server)

@@ -78,10 +78,34 @@ def test_conform_never_prints_or_reports_header_values(tmp_path: Path) -> None:
         fault = httpx.post(f"{running.root}/__mock/faults", json={"method": "GET", "path": "/v1/videos", "status": 500})
         assert fault.status_code == 201
         result = subprocess.run(
-            [sys.executable, "-m", "mockserver", "conform", "--base-url", running.base_url, "--api-key", KEYS[0],
-             "--phases", "lifecycle", "--deadline", "5", "--max-polls", "5", "--report", "json,junit",
-             "--report-dir", str(tmp_path), "--header", f"api-key: {secret}", "--header", "X-Trace: visible-trace-id"],
-            cwd=REPO, capture_output=True, text=True, timeout=300,
+            [
+                sys.executable,
+                "-m",
+                "mockserver",
+                "conform",
+                "--base-url",
+                running.base_url,
+                "--api-key",
+                KEYS[0],
+                "--phases",
+                "lifecycle",
+                "--deadline",
+                "5",
+                "--max-polls",
+                "5",
+                "--report",
+                "json,junit",
+                "--report-dir",
+                str(tmp_path),
+                "--header",
+                f"api-key: {secret}",
+                "--header",
+                "X-Trace: visible-trace-id",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
     assert result.returncode == 1, result.stdout + result.stderr  # the injected 500s are findings
     outputs = {"terminal": result.stdout + result.stderr}

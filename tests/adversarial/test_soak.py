@@ -67,7 +67,12 @@ def test_soak_mixed_valid_and_hostile_traffic() -> None:
 def _soak(server: RunningServer, hung: HungEndpoint, receiver: Receiver) -> None:
     with httpx.Client(base_url=server.root, timeout=10) as client:
         for url in (hung.url, closed_port_url()):
-            assert client.post("/__mock/webhooks", json={"url": url, "api_key": KEYS[0], "backoff_seconds": 0.05}).status_code == 201
+            assert (
+                client.post(
+                    "/__mock/webhooks", json={"url": url, "api_key": KEYS[0], "backoff_seconds": 0.05}
+                ).status_code
+                == 201
+            )
         assert client.post("/__mock/webhooks", json={"url": receiver.url, "api_key": KEYS[1]}).status_code == 201
     statuses: Counter[int] = Counter()
     bad_answers: list[str] = []
@@ -79,7 +84,9 @@ def _soak(server: RunningServer, hung: HungEndpoint, receiver: Receiver) -> None
         with lock:
             statuses[response.status_code] += 1
             if response.status_code >= 500:
-                bad_answers.append(f"{response.request.method} {response.request.url}: {response.status_code} {response.text[:200]}")
+                bad_answers.append(
+                    f"{response.request.method} {response.request.url}: {response.status_code} {response.text[:200]}"
+                )
             elif response.status_code >= 400 and "error" not in response.json():
                 bad_answers.append(f"{response.request.url}: {response.status_code} without the envelope")
 
@@ -106,7 +113,11 @@ def _soak(server: RunningServer, hung: HungEndpoint, receiver: Receiver) -> None
                     method, path, body = rng.choice(HOSTILE_CONTROL)
                     note(client.request(method, path, content=body, headers=JSON))
                 elif choice < 0.95:
-                    note(client.post("/__mock/faults", content=b'{"status": 503}', headers={"host": "attacker.example", **JSON}))
+                    note(
+                        client.post(
+                            "/__mock/faults", content=b'{"status": 503}', headers={"host": "attacker.example", **JSON}
+                        )
+                    )
                 else:
                     raw_exchange(server.port, rng.choice(RAW), timeout=5)
 

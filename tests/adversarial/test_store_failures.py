@@ -31,13 +31,27 @@ def small_disk() -> Iterator[tuple[Path, list[str]]]:
     mounted = False
     try:
         if os.geteuid() == 0 and shutil.which("mount"):
-            mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(workdir)],
-                                     capture_output=True).returncode == 0
+            mounted = (
+                subprocess.run(
+                    ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(workdir)], capture_output=True
+                ).returncode
+                == 0
+            )
         if mounted:
             yield workdir, [sys.executable]
         else:
-            cap = f"import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({DISK_BYTES}, {DISK_BYTES}));"
-            yield workdir, [sys.executable, "-c", cap + " sys.argv = ['mockserver', *sys.argv[1:]]; runpy.run_module('mockserver', run_name='__main__')"]
+            cap = (
+                f"import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({DISK_BYTES}, {DISK_BYTES}));"
+            )
+            yield (
+                workdir,
+                [
+                    sys.executable,
+                    "-c",
+                    cap
+                    + " sys.argv = ['mockserver', *sys.argv[1:]]; runpy.run_module('mockserver', run_name='__main__')",
+                ],
+            )
     finally:
         if mounted:
             subprocess.run(["umount", "-l", str(workdir)], capture_output=True)
@@ -47,8 +61,19 @@ def small_disk() -> Iterator[tuple[Path, list[str]]]:
 def test_a_full_disk_under_sqlite_answers_503_and_keeps_every_acknowledged_job() -> None:
     with small_disk() as (directory, python):
         port = free_port()
-        command = [*python, *([] if len(python) > 1 else ["-m", "mockserver"]), "serve", "--port", str(port),
-                   "--speed", "0", "--log-level", "warning", "--store", f"sqlite:///{directory}/fake.db"]
+        command = [
+            *python,
+            *([] if len(python) > 1 else ["-m", "mockserver"]),
+            "serve",
+            "--port",
+            str(port),
+            "--speed",
+            "0",
+            "--log-level",
+            "warning",
+            "--store",
+            f"sqlite:///{directory}/fake.db",
+        ]
         with running(command, port) as server, http(server) as client:
             acknowledged: dict[str, str] = {}
             statuses: list[int] = []
@@ -84,7 +109,9 @@ def stopped(pid: int) -> Iterator[None]:
 
 def _redis_pid(url: str) -> int:
     port = url.rsplit(":", 1)[1].split("/")[0]
-    found = subprocess.run(["pgrep", "-f", f"redis-server.*--port {port}"], capture_output=True, text=True).stdout.split()
+    found = subprocess.run(
+        ["pgrep", "-f", f"redis-server.*--port {port}"], capture_output=True, text=True
+    ).stdout.split()
     assert len(found) == 1, found
     return int(found[0])
 
@@ -131,6 +158,7 @@ def assert_503_under_load(server: RunningServer) -> None:
 
     with ThreadPoolExecutor(16) as pool:
         assert set(pool.map(one, range(64))) == {200, 503}
+
 
 if not shutil.which("pgrep"):
     pytestmark = pytest.mark.skip(reason="pgrep (procps) is needed to find the private redis-server's pid")

@@ -6,7 +6,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.adversarial.helpers import KEYS, HungEndpoint, Receiver, assert_answers_normally, auth, closed_port_url, create, http
+from tests.adversarial.helpers import (
+    KEYS,
+    HungEndpoint,
+    Receiver,
+    assert_answers_normally,
+    auth,
+    closed_port_url,
+    create,
+    http,
+)
 from tests.processes import RunningServer
 
 
@@ -50,7 +59,9 @@ def test_a_hung_and_a_closed_endpoint_do_not_starve_another_keys_receiver(server
             pending = [d for d in client.get("/__mock/webhooks/deliveries").json()["data"] if d["url"] == hung.url]
         # The hung endpoint holds at most its own few connections; the rest wait in its bounded queue or were refused.
         assert len(hung.accepted) <= 8, len(hung.accepted)
-        assert any(d["status"] == "failed" and "queue" in (d["attempts"][-1]["error"] or "") for d in pending), pending[-1:]
+        assert any(d["status"] == "failed" and "queue" in (d["attempts"][-1]["error"] or "") for d in pending), pending[
+            -1:
+        ]
     finally:
         hung.close()
     assert_answers_normally(server)
@@ -86,7 +97,12 @@ def test_an_endpoint_that_accepts_and_trickles_is_cut_off_by_its_timeout(server:
                 end = time.monotonic() + 15
                 found: list[dict] = []
                 while time.monotonic() < end:
-                    found = [d for d in poller.get("/__mock/webhooks/deliveries", params={"endpoint": endpoint["id"], "video_id": video}).json()["data"]]
+                    found = [
+                        d
+                        for d in poller.get(
+                            "/__mock/webhooks/deliveries", params={"endpoint": endpoint["id"], "video_id": video}
+                        ).json()["data"]
+                    ]
                     if found and found[0]["status"] != "pending":
                         break
                     time.sleep(0.05)  # a poll interval, bounded by the deadline above
