@@ -194,6 +194,7 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         timings=parse_timings(file.get("timings"), where),
         admin_token=args.admin_token or file.get("admin_token"),
         loopback_only=_is_loopback(args.host),
+        bind_host=args.host,
         faults=faults,
         journal_size=journal_size,
         store=store,

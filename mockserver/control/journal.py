@@ -25,9 +25,11 @@ from mockserver.config import DEFAULT_JOURNAL_SIZE
 from mockserver.control.faults import ANONYMOUS
 from mockserver.core.videos import owner_of
 from mockserver.http.auth import is_credential_header, mask
-from mockserver.store import Store, StoreError
+from mockserver.core.throttle import LogThrottle
+from mockserver.store import Store
 
 log = logging.getLogger("mockserver")
+_THROTTLE = LogThrottle()
 
 STATE_BODY = "journal_body"  # scope["state"] keys the handlers fill in
 STATE_UPLOADS = "journal_uploads"
@@ -164,8 +166,11 @@ class Journal:
                 self._ring.append(fields)  # deque.append is atomic: no lock
             else:  # nothing unmasked leaves the process
                 self.append(RawEntry(*fields).entry(self.admin_token))
-        except StoreError as error:
-            log.error("journal entry for %s %s lost: %s", scope["method"], scope["path"], error)
+        except Exception as error:  # a store that fails (or a bug) costs the entry, never the answer
+            held_back = _THROTTLE.allow("journal")
+            if held_back is not None:
+                log.error("journal entry for %s %s lost: %s (%d more lost since the last line)",
+                          scope["method"], scope["path"], error, held_back)
 
     def _entries(self) -> list[Entry]:
         return self._entries_of(list(self._ring) if self._ring is not None else self.store.docs(self.KIND))

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from mockserver.control.browsers import check_browser_headers, check_json_body
 from mockserver.control.faults import FaultError, FaultRule, parse_rule
 from mockserver.core import jsonbody
 from mockserver.core.errors import APIError, bad_request
@@ -63,6 +64,7 @@ def check_access(server: Server, request: Request) -> None:
             "Restart it with --admin-token TOKEN and send 'Authorization: Bearer TOKEN'.",
             code="admin_token_required",
         )
+    check_browser_headers(request, server.config.bind_host)
 
 
 # -- reset --------------------------------------------------------------------------------
@@ -99,6 +101,7 @@ async def _json_object(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
+    check_json_body(request, raw)
     try:
         value = jsonbody.loads(raw)
     except jsonbody.InvalidValue as exc:

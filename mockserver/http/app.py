@@ -26,6 +26,7 @@ from mockserver.core import jsonbody
 from mockserver.core.clock import Clock
 from mockserver.core.errors import APIError
 from mockserver.core.ids import IdFactory
+from mockserver.core.throttle import LogThrottle
 from mockserver.core.jobs import Job, JobState
 from mockserver.core.media import MediaLibrary
 from mockserver.core.outcomes import ScriptQueue
@@ -40,6 +41,7 @@ from mockserver.profiles.base import request_origin
 from mockserver.store import Store, StoreError, open_store
 
 log = logging.getLogger("mockserver")
+_STORE_LOG = LogThrottle()
 _REMEMBERED_BODIES = 1024  # encoded Video bodies kept, one per job (Server.video_body)
 
 
@@ -236,7 +238,9 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
     async def store_down(request: Request, exc: Exception) -> Response:
         # Not the client's fault and not a bug: the shared store (Redis, a SQLite file) failed. A 503
         # tells the SDKs to retry, which is right once the store is back.
-        log.error("store error on %s %s: %s", request.method, request.url.path, exc)
+        held_back = _STORE_LOG.allow("store")
+        if held_back is not None:
+            log.error("store error on %s %s: %s (%d more since the last line)", request.method, request.url.path, exc, held_back)
         error = APIError(503, f"The mock server's store is unavailable: {exc}", code="store_unavailable")
         return server.render_error(request, error)
 

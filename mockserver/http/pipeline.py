@@ -45,6 +45,9 @@ if TYPE_CHECKING:
     from mockserver.http.app import Server
 
 
+HEALTH_PATH = "/__mock/health"
+
+
 class Operation(NamedTuple):
     """One operation of the contract: how a dialect names it, and this server's handler for it."""
 
@@ -97,7 +100,8 @@ class RequestPipeline:
             answer = with_dialect_headers(reply, self.profile, operation.label)
         pinned = None
         try:
-            if self.pin_clock:
+            # Health reads nothing from the store, and must answer while the store does not.
+            if self.pin_clock and path != HEALTH_PATH:
                 pinned = self.clock.pin()
             if reply.journal is not None:
                 reply.arrived = (reply.arrived[0], self.clock.settings.at(reply.arrived[0]))

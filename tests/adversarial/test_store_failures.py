@@ -74,7 +74,8 @@ def test_a_full_disk_under_sqlite_answers_503_and_keeps_every_acknowledged_job()
             "--store",
             f"sqlite:///{directory}/fake.db",
         ]
-        with running(command, port) as server, http(server) as client:
+        # A generous client timeout: a liveness bound on a machine that may be busy, not a speed target.
+        with running(command, port) as server, httpx.Client(base_url=server.root, timeout=30) as client:
             acknowledged: dict[str, str] = {}
             statuses: list[int] = []
             for index in range(400):
@@ -109,9 +110,8 @@ def stopped(pid: int) -> Iterator[None]:
 
 def _redis_pid(url: str) -> int:
     port = url.rsplit(":", 1)[1].split("/")[0]
-    found = subprocess.run(
-        ["pgrep", "-f", f"redis-server.*--port {port}"], capture_output=True, text=True
-    ).stdout.split()
+    # redis-server names itself by its address once it runs: "redis-server 127.0.0.1:PORT".
+    found = subprocess.run(["pgrep", "-f", f"redis-server 127.0.0.1:{port}$"], capture_output=True, text=True).stdout.split()
     assert len(found) == 1, found
     return int(found[0])
 
