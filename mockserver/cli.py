@@ -246,6 +246,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from mockserver.contract.loading import ContractError
     from mockserver.http.app import Server, create_app
+    from mockserver.http.protocol import HTTP_PROTOCOL
     from mockserver.store import StoreError
 
     try:
@@ -298,7 +299,9 @@ def run_serve(args: argparse.Namespace) -> int:
         )
     app = create_app(server=server)  # with workers, each builds its own (mockserver/workers.py)
     uvicorn_server = AnnouncingServer(
-        uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log)
+        uvicorn.Config(
+            app, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log, http=HTTP_PROTOCOL
+        )
     )
     try:
         uvicorn_server.run()

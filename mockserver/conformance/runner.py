@@ -372,7 +372,9 @@ def _curl(code_sample: str) -> str:
     # schemathesis masks the values of credential headers; make the line runnable with each value read
     # from the environment: the key from $OPENAI_API_KEY, another header from a variable of its own name.
     sample = _plain(code_sample).replace("-H 'Authorization: [Filtered]'", '-H "Authorization: Bearer $OPENAI_API_KEY"')
-    return _FILTERED_HEADER.sub(lambda m: f'-H "{m[1]}: {header_variable(m[1])}"', sample).replace("[Filtered]", "$SECRET")
+    return _FILTERED_HEADER.sub(lambda m: f'-H "{m[1]}: {header_variable(m[1])}"', sample).replace(
+        "[Filtered]", "$SECRET"
+    )
 
 
 _FILTERED_HEADER = re.compile(r"-H '([A-Za-z0-9-]+): \[Filtered\]'")

@@ -169,8 +169,13 @@ class Journal:
         except Exception as error:  # a store that fails (or a bug) costs the entry, never the answer
             held_back = _THROTTLE.allow("journal")
             if held_back is not None:
-                log.error("journal entry for %s %s lost: %s (%d more lost since the last line)",
-                          scope["method"], scope["path"], error, held_back)
+                log.error(
+                    "journal entry for %s %s lost: %s (%d more lost since the last line)",
+                    scope["method"],
+                    scope["path"],
+                    error,
+                    held_back,
+                )
 
     def _entries(self) -> list[Entry]:
         return self._entries_of(list(self._ring) if self._ring is not None else self.store.docs(self.KIND))

@@ -20,10 +20,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from mockserver.core.throttle import LogThrottle
+
 if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("mockserver.webhooks")
+_THROTTLE = LogThrottle()
 
 CONCURRENCY = 4  # deliveries in flight per endpoint
 QUEUE_LIMIT = 100  # deliveries waiting per endpoint, retries and delayed ones included
@@ -57,8 +60,11 @@ class Lane:
                 await job(self.client)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a bug in one delivery must not end the lane
-                log.exception("webhook delivery to %s failed", self.name)
+            except Exception:  # a store that fails, or a bug, in one delivery must not end the lane
+                if _THROTTLE.allow(self.name) is not None:
+                    log.exception(
+                        "webhook delivery to %s failed (such lines: one per endpoint per few seconds)", self.name
+                    )
 
     def close(self) -> list[asyncio.Task[None]]:
         for worker in self.workers:

@@ -42,6 +42,8 @@ from mockserver.control.journal import Entry
 from mockserver.control.lanes import QUEUE_LIMIT, Lanes, bounded
 from mockserver.core.errors import APIError, bad_request
 from mockserver.core.jobs import Job
+from mockserver.core.throttle import LogThrottle
+from mockserver.store import StoreError
 
 if TYPE_CHECKING:
     import httpx
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     from mockserver.http.app import Server
 
 log = logging.getLogger("mockserver.control.webhooks")
+_STORE_LOG = LogThrottle()
 
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_BACKOFF_SECONDS = 1.0
@@ -350,8 +353,15 @@ class WebhookDispatcher:
             self._wake.clear()
             try:
                 self._announce_due()
-            except Exception:  # a bug or a store hiccup here must not end webhooks for the rest of the run
-                log.exception("webhook dispatcher failed; continuing")
+            except StoreError as error:  # the store is down: every request says so; a line now and then here
+                held_back = _STORE_LOG.allow("dispatcher")
+                if held_back is not None:
+                    log.error(
+                        "webhook dispatcher cannot read the store: %s (%d more since the last line)", error, held_back
+                    )
+            except Exception:  # a bug here must not end webhooks for the rest of the run
+                if _STORE_LOG.allow("dispatcher-bug") is not None:
+                    log.exception("webhook dispatcher failed; continuing")
             await self._sleep(self._seconds_to_next())
 
     async def _sleep(self, seconds: float) -> None:
@@ -481,7 +491,12 @@ class WebhookDispatcher:
         delivery.status = "failed"
         self._record(delivery)
         if self._lanes.should_log(reg.id, "failed"):
-            log.warning("webhook %s to %s failed after %d attempts (such lines: the 1st, 10th, 100th, ...)", delivery.webhook_id, reg.url, reg.max_attempts)
+            log.warning(
+                "webhook %s to %s failed after %d attempts (such lines: the 1st, 10th, 100th, ...)",
+                delivery.webhook_id,
+                reg.url,
+                reg.max_attempts,
+            )
 
     def _journal(self, delivery: Delivery, headers: dict[str, str], record: dict[str, Any]) -> None:
         # Outgoing calls are journaled beside incoming ones; the absolute URL as `path` tells them apart.

@@ -26,10 +26,10 @@ from mockserver.core import jsonbody
 from mockserver.core.clock import Clock
 from mockserver.core.errors import APIError
 from mockserver.core.ids import IdFactory
-from mockserver.core.throttle import LogThrottle
 from mockserver.core.jobs import Job, JobState
 from mockserver.core.media import MediaLibrary
 from mockserver.core.outcomes import ScriptQueue
+from mockserver.core.throttle import LogThrottle
 from mockserver.core.videos import JobView, TimingPlan, VideoService
 from mockserver.http import wire
 from mockserver.http.auth import Authenticator
@@ -240,7 +240,13 @@ def create_app(config: ServerConfig | None = None, *, server: Server | None = No
         # tells the SDKs to retry, which is right once the store is back.
         held_back = _STORE_LOG.allow("store")
         if held_back is not None:
-            log.error("store error on %s %s: %s (%d more since the last line)", request.method, request.url.path, exc, held_back)
+            log.error(
+                "store error on %s %s: %s (%d more since the last line)",
+                request.method,
+                request.url.path,
+                exc,
+                held_back,
+            )
         error = APIError(503, f"The mock server's store is unavailable: {exc}", code="store_unavailable")
         return server.render_error(request, error)
 

@@ -93,7 +93,9 @@ class Authenticator:
             )
         if self.admin_token and hmac.compare_digest(key.encode(), self.admin_token.encode()):
             # Not echoed even masked: a tail of the admin token in a client's logs is a tail too many.
-            raise APIError(401, "The admin token opens the /__mock control API only; send an API key here.", code="invalid_api_key")
+            raise APIError(
+                401, "The admin token opens the /__mock control API only; send an API key here.", code="invalid_api_key"
+            )
         raise APIError(401, f"Incorrect API key provided: {mask(key)}.", code="invalid_api_key")
 
     @staticmethod

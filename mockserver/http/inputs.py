@@ -76,7 +76,9 @@ def _set_nested(target: dict[str, Any], key: str, value: Any) -> None:
     head, _, rest = key.partition("[")
     parts = [head] + rest[:-1].split("][")
     if len(parts) > limits.MAX_BRACKET_DEPTH:
-        raise bad_request(f"Field '{key[:100]}' is nested more than {limits.MAX_BRACKET_DEPTH} levels deep.", param=head)
+        raise bad_request(
+            f"Field '{key[:100]}' is nested more than {limits.MAX_BRACKET_DEPTH} levels deep.", param=head
+        )
     node = target
     for part in parts[:-1]:
         child = node.setdefault(part, {})
@@ -85,7 +87,9 @@ def _set_nested(target: dict[str, Any], key: str, value: Any) -> None:
         node = child
     if parts[-1] and parts[-1] in node:
         # Which of two `input_reference[image_url]` parts did the client mean? Guessing would hide a client bug.
-        raise bad_request(f"'{key}' appears more than once in the form; send it once.", param=key, code="duplicate_field")
+        raise bad_request(
+            f"'{key}' appears more than once in the form; send it once.", param=key, code="duplicate_field"
+        )
     node[parts[-1]] = value
 
 
@@ -123,7 +127,7 @@ async def parse_body(request: Request, op: Operation, max_bytes: int) -> Body:
 
 def _leave_for_journal(request: Request, body: Body) -> None:
     # What the client sent (before defaults), so the request journal need not parse the body again.
-    request.state.journal_body = limits.for_journal(body.values)  # a new dict, its long strings cut
+    request.state.journal_body = limits.trimmed(body.values)  # a new dict, its long strings cut
     request.state.journal_uploads = {
         name: {"filename": u.filename, "content_type": u.content_type, "size": u.size, "sha256": u.sha256}
         for name, u in body.uploads.items()
@@ -267,7 +271,9 @@ def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator)
                 continue
         if part.is_file():
             if key in uploads:
-                raise bad_request(f"'{key}' appears more than once in the form; send one file.", param=key, code="duplicate_field")
+                raise bad_request(
+                    f"'{key}' appears more than once in the form; send one file.", param=key, code="duplicate_field"
+                )
             if top not in file_fields:
                 raise bad_request(f"'{key}' must be a text field, not a file upload.", param=key, code="invalid_type")
             uploads[key] = Upload(key, part.filename, part.content_type, part.size(), part.sha256())

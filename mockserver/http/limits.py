@@ -7,7 +7,8 @@ by the contract's maxLength where it has one, else by FIELD_CHARS, else by DEFAU
 
 The journal keeps the body as the client sent it, unknown fields included (a test may want to see
 that its client sent one), but not without bound: a string longer than JOURNAL_STRING_CHARS is kept
-as its start and its length.
+as its start and its length (`trimmed`). A job keeps only the fields the contract declares, trimmed
+the same way (an `input_reference[image_url]` may be a data: URL of megabytes).
 """
 
 from __future__ import annotations
@@ -39,14 +40,14 @@ def check_lengths(values: Mapping[str, Any], properties: Mapping[str, Mapping[st
             )
 
 
-def for_journal(value: Any) -> Any:
+def trimmed(value: Any) -> Any:
     """`value` with every over-long string cut to its start and length (bodies are 32 levels deep at most)."""
     if isinstance(value, str):
         if len(value) <= JOURNAL_STRING_CHARS:
             return value
         return f"{value[:256]}... ({len(value)} characters; the journal keeps the first 256)"
     if isinstance(value, dict):
-        return {name: for_journal(item) for name, item in value.items()}
+        return {name: trimmed(item) for name, item in value.items()}
     if isinstance(value, list):
-        return [for_journal(item) for item in value]
+        return [trimmed(item) for item in value]
     return value

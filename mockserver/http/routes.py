@@ -6,14 +6,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from mockserver.core import jsonbody, outcomes
 from mockserver.core.clock import ClockSettings
 from mockserver.core.errors import bad_request
 from mockserver.core.jobs import Job, seconds_until_change
 from mockserver.core.videos import JobView
-from mockserver.http import wire
+from mockserver.http import limits, wire
+from mockserver.http.downloads import MediaFileResponse
 from mockserver.http.inputs import Body, parse_body, parse_query
 
 if TYPE_CHECKING:
@@ -85,7 +86,8 @@ class VideoRoutes:
     def _extras(self, body: Body, stored: tuple[str, ...]) -> dict[str, Any]:
         # Only fields the contract declares: an unknown field is accepted and not kept with the job
         # (it would be memory any client could take, for as long as the job lives).
-        return {k: v for k, v in body.values.items() if k in body.known and k not in stored}
+        # Long strings in what is kept (an image_url data: URL) keep their start and length only.
+        return {k: limits.trimmed(v) for k, v in body.values.items() if k in body.known and k not in stored}
 
     # -- handlers --------------------------------------------------------------------------
 
@@ -140,7 +142,7 @@ class VideoRoutes:
             )
         video_id = request.path_params["video_id"]
         media = self.service.content(owner, video_id, variant)
-        return FileResponse(
+        return MediaFileResponse(
             media.path,
             media_type=media.media_type,
             filename=f"{video_id}{media.path.suffix}",

@@ -111,7 +111,9 @@ def stopped(pid: int) -> Iterator[None]:
 def _redis_pid(url: str) -> int:
     port = url.rsplit(":", 1)[1].split("/")[0]
     # redis-server names itself by its address once it runs: "redis-server 127.0.0.1:PORT".
-    found = subprocess.run(["pgrep", "-f", f"redis-server 127.0.0.1:{port}$"], capture_output=True, text=True).stdout.split()
+    found = subprocess.run(
+        ["pgrep", "-f", f"redis-server 127.0.0.1:{port}$"], capture_output=True, text=True
+    ).stdout.split()
     assert len(found) == 1, found
     return int(found[0])
 

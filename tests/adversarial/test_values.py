@@ -249,3 +249,18 @@ def test_a_non_ascii_bearer_value_is_a_401_with_an_admin_token() -> None:
             assert client.get("/__mock/journal", headers=admin).status_code == 200
             for key in KEYS:
                 assert create(client, key).status_code == 200
+
+
+def test_the_memory_store_forgets_its_oldest_jobs_past_its_bound() -> None:
+    with (
+        serve("--speed", "0", "--store", "memory:?max_jobs=5", "--log-level", "warning") as running,
+        http(running) as client,
+    ):
+        made = [create(client, KEYS[i % 2]).json()["id"] for i in range(7)]
+        for index, video_id in enumerate(made):
+            got = client.get(f"/v1/videos/{video_id}", headers=auth(KEYS[index % 2]))
+            if index < 2:
+                assert_envelope(got, 404, "video_id", "video_not_found")
+            else:
+                assert got.status_code == 200, got.text
+        assert len(jobs_of(client, KEYS[0])) + len(jobs_of(client, KEYS[1])) == 5
