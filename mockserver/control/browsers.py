@@ -54,7 +54,8 @@ def check_browser_headers(request: Request, bound: str | None) -> None:
         raise APIError(
             403,
             f"The control API answers requests for this machine only, not for host {host[:100]!r} "
-            "(a DNS-rebinding guard). Use http://127.0.0.1:PORT or http://localhost:PORT, or start the server with --admin-token.",
+            "(a DNS-rebinding guard). Use http://127.0.0.1:PORT or http://localhost:PORT, "
+            "or start the server with --admin-token.",
             code="forbidden_host",
             param="host",
         )

@@ -23,9 +23,9 @@ from starlette.types import Scope
 
 from mockserver.config import DEFAULT_JOURNAL_SIZE
 from mockserver.control.faults import ANONYMOUS
+from mockserver.core.throttle import LogThrottle
 from mockserver.core.videos import owner_of
 from mockserver.http.auth import is_credential_header, mask
-from mockserver.core.throttle import LogThrottle
 from mockserver.store import Store
 
 log = logging.getLogger("mockserver")

@@ -582,7 +582,10 @@ def _endpoint_url(value: Any) -> str:
     """An absolute http(s) URL with a host, as httpx will send to it."""
     import httpx
 
-    hint = 'Send {"url": "http://127.0.0.1:9000/hook"}, optionally with "secret", "api_key", "max_attempts", "backoff_seconds", "timeout_seconds".'
+    hint = (
+        'Send {"url": "http://127.0.0.1:9000/hook"}, optionally with "secret", "api_key", "max_attempts", '
+        '"backoff_seconds", "timeout_seconds".'
+    )
     if not isinstance(value, str) or not value.startswith(("http://", "https://")) or len(value) > MAX_URL_CHARS:
         raise bad_request(hint, param="url")
     try:

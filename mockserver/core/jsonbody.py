@@ -84,7 +84,8 @@ def _check_value(value: Any, param: str | None) -> None:
         if kind is str:
             if not _is_text(item):
                 raise InvalidValue(
-                    f"{where} holds a string that is not valid Unicode (a lone surrogate such as \\ud800); send UTF-8 text.",
+                    f"{where} holds a string that is not valid Unicode (a lone surrogate such as \\ud800); "
+                    "send UTF-8 text.",
                     param,
                 )
         elif kind is float:

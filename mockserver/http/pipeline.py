@@ -45,9 +45,6 @@ if TYPE_CHECKING:
     from mockserver.http.app import Server
 
 
-HEALTH_PATH = "/__mock/health"
-
-
 class Operation(NamedTuple):
     """One operation of the contract: how a dialect names it, and this server's handler for it."""
 
@@ -100,8 +97,7 @@ class RequestPipeline:
             answer = with_dialect_headers(reply, self.profile, operation.label)
         pinned = None
         try:
-            # Health reads nothing from the store, and must answer while the store does not.
-            if self.pin_clock and path != HEALTH_PATH:
+            if self.pin_clock:
                 pinned = self.clock.pin()
             if reply.journal is not None:
                 reply.arrived = (reply.arrived[0], self.clock.settings.at(reply.arrived[0]))

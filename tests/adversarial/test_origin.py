@@ -1,4 +1,5 @@
-"""A web page cannot drive the loopback control API: Host and Origin are checked, control writes are JSON (#23 item 8)."""
+"""A web page cannot drive the loopback control API: Host and Origin are checked, control writes are JSON
+(#23 item 8)."""
 
 from __future__ import annotations
 

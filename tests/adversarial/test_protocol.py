@@ -1,4 +1,5 @@
-"""Errors the HTTP layer finds are the OpenAI envelope too: bad requests, bad Content-Length, bad Range (#23 item 10)."""
+"""Errors the HTTP layer finds are the OpenAI envelope too: bad requests, bad Content-Length, bad Range
+(#23 item 10)."""
 
 from __future__ import annotations
 

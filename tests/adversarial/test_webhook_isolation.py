@@ -1,4 +1,5 @@
-"""One endpoint that never answers and one that refuses connections cannot take webhooks from anyone else (#23 item 1)."""
+"""One endpoint that never answers and one that refuses connections cannot take webhooks from anyone else
+(#23 item 1)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from tests.adversarial.helpers import (
     HungEndpoint,
     Receiver,
     assert_answers_normally,
-    auth,
     closed_port_url,
     create,
     http,
