@@ -79,6 +79,7 @@ def check_json_body(request: Request, body: bytes) -> None:
     if media_type != "application/json":
         raise APIError(
             415,
-            f"Control API bodies are JSON: send Content-Type: application/json (got {media_type or 'none'!r}).",
+            f"Control API bodies are JSON: send Content-Type: application/json (got {media_type or 'none'!r}; "
+            "with curl, --json '{...}' or -H 'content-type: application/json').",
             code="unsupported_content_type",
         )

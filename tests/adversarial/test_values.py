@@ -264,3 +264,23 @@ def test_the_memory_store_forgets_its_oldest_jobs_past_its_bound() -> None:
             else:
                 assert got.status_code == 200, got.text
         assert len(jobs_of(client, KEYS[0])) + len(jobs_of(client, KEYS[1])) == 5
+
+
+@pytest.mark.parametrize(
+    "flag", [["--rate-limit", "1/1e400"], ["--rate-limit", "9" * 5000 + "/60"], ["--fault", "status=503 times=1e400"]]
+)
+def test_serve_refuses_a_start_up_fault_that_cannot_work(flag: list[str]) -> None:
+    import subprocess
+    import sys
+
+    from tests.processes import REPO
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", *flag],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "mockserver serve:" in result.stderr and "Traceback" not in result.stderr
