@@ -29,7 +29,10 @@ log = logging.getLogger("mockserver.webhooks")
 _THROTTLE = LogThrottle()
 
 CONCURRENCY = 4  # deliveries in flight per endpoint
-QUEUE_LIMIT = 100  # deliveries waiting per endpoint, retries and delayed ones included
+# Deliveries waiting per endpoint, retries and delayed ones included. Large: one clock advance may
+# finish thousands of jobs at once, and a healthy receiver must get every one of their events; what
+# it bounds is an endpoint that takes nothing, whose waiting deliveries would otherwise pile up forever.
+QUEUE_LIMIT = 10_000
 # What a lane runs: one delivery with every attempt, given the lane's client.
 Job = Callable[["httpx.AsyncClient"], Awaitable[None]]
 

@@ -131,5 +131,10 @@ def _soak(server: RunningServer, hung: HungEndpoint, receiver: Receiver) -> None
             got = client.get(f"/v1/videos/{video_id}", headers=auth(key))
             assert got.status_code == 200, (video_id, got.text)
     mine = {video_id for video_id, key in acknowledged.items() if key == KEYS[1]}
-    assert receiver.wait_for_videos(mine) == set()
+    missing = receiver.wait_for_videos(mine, deadline_s=30)  # a liveness bound on a busy machine
+    if missing:
+        example = httpx.get(
+            f"{server.root}/__mock/webhooks/deliveries", params={"video_id": next(iter(missing))}
+        ).json()
+        raise AssertionError(f"{len(missing)} of {len(mine)} events never reached the receiver, e.g. {example}")
     assert_answers_normally(server)

@@ -57,11 +57,9 @@ def test_a_hung_and_a_closed_endpoint_do_not_starve_another_keys_receiver(server
         healthy_receiver_gets_every_event(server, KEYS[1])
         with http(server) as client:
             pending = [d for d in client.get("/__mock/webhooks/deliveries").json()["data"] if d["url"] == hung.url]
-        # The hung endpoint holds at most its own few connections; the rest wait in its bounded queue or were refused.
+        # The hung endpoint holds at most its own few connections; the rest of its deliveries wait in its queue.
         assert len(hung.accepted) <= 8, len(hung.accepted)
-        assert any(d["status"] == "failed" and "queue" in (d["attempts"][-1]["error"] or "") for d in pending), pending[
-            -1:
-        ]
+        assert pending and all(d["status"] == "pending" for d in pending[-10:]), pending[-1:]
     finally:
         hung.close()
     assert_answers_normally(server)
