@@ -9,8 +9,9 @@ connection handling and everything else stay uvicorn's. `serve` (one process or 
 pytest plugin's server use them through `uvicorn.Config(http=...)`.
 
 What uvicorn still answers in its own words: nothing else with this configuration. Its plain 500
-(an app that raises before answering) cannot happen, as the request pipeline answers every error;
-its 503 for `--limit-concurrency` and its 431-free header limits are not configured here.
+(an app that raises before answering) does not happen, as the request pipeline answers every error,
+and its plain 503 belongs to `limit_concurrency`, which is not set here. A client that closes the
+connection mid-request gets no answer at all.
 """
 
 from __future__ import annotations
