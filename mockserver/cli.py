@@ -170,8 +170,11 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         else float(file.get("max_upload_mb", DEFAULT_MAX_UPLOAD_MB))
     )
     speed = args.speed if args.speed is not None else float(file.get("speed", 1.0))
-    if speed < 0:
-        raise ConfigError("--speed must be >= 0")
+    # `not (a <= x <= b)` is also true for NaN, which float() reads from "nan" as readily as "1e400".
+    if not 0 <= speed <= 1_000_000:
+        raise ConfigError(f"--speed must be between 0 and 1000000, got {speed}")
+    if not 0 < max_upload_mb <= 1_000_000:
+        raise ConfigError(f"--max-upload-mb must be more than 0 and at most 1000000, got {max_upload_mb}")
     try:
         faults = startup_rules(
             file.get("faults"), flags=args.fault or (), rate_limit=args.rate_limit, latency_ms=args.latency_ms

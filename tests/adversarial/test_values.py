@@ -284,3 +284,23 @@ def test_serve_refuses_a_start_up_fault_that_cannot_work(flag: list[str]) -> Non
     )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "mockserver serve:" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "flag", [["--speed", "nan"], ["--speed", "1e400"], ["--max-upload-mb", "inf"], ["--max-upload-mb", "nan"]]
+)
+def test_serve_refuses_a_speed_or_size_that_is_no_number(flag: list[str]) -> None:
+    import subprocess
+    import sys
+
+    from tests.processes import REPO
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", *flag],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "mockserver serve:" in result.stderr and "Traceback" not in result.stderr
