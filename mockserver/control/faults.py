@@ -76,6 +76,9 @@ class FaultRule:
     owner: str | None = None  # fingerprint of the one API key this rule is for (never the key itself)
     id: str = ""
     startup: bool = False  # from flags or the config file: a reset restores it, a restart replaces it
+    # A start-up rule's key, until the store's salt turns it into `owner` (FaultBook.install_startup);
+    # never written to the store.
+    api_key: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -157,8 +160,10 @@ _KNOWN_FIELDS = {
 }
 
 
-def parse_rule(data: Mapping[str, Any]) -> FaultRule:
-    """A rule from JSON / the config file. `api_key` is turned into a fingerprint here and dropped."""
+def parse_rule(data: Mapping[str, Any], salt: str | None = None) -> FaultRule:
+    """A rule from JSON / the config file. `api_key` is turned into a fingerprint with `salt` and dropped;
+    without a salt (start-up rules, read before any store is open) the rule keeps it until
+    FaultBook.install_startup fingerprints it."""
     if not isinstance(data, Mapping):
         raise FaultError('a fault must be an object such as {"path": "/v1/videos", "status": 503}.')
     unknown = sorted(set(data) - _KNOWN_FIELDS)
@@ -190,8 +195,9 @@ def parse_rule(data: Mapping[str, Any]) -> FaultRule:
         retry_after = _number(retry_after, "retry_after", int, 1, 3600)
     times = data.get("times")
     owner = data.get("owner")
-    if data.get("api_key"):
-        owner = owner_of(str(data["api_key"]))
+    api_key = str(data["api_key"]) if data.get("api_key") else None
+    if api_key is not None and salt is not None:
+        owner, api_key = owner_of(api_key, salt), None
     return FaultRule(
         method=method,
         path=path,
@@ -202,6 +208,7 @@ def parse_rule(data: Mapping[str, Any]) -> FaultRule:
         retry_after=retry_after,
         rate_limit=rate_limit,
         owner=str(owner) if owner else None,
+        api_key=api_key,
     )
 
 
@@ -297,8 +304,11 @@ class FaultBook:
         startup: Iterable[FaultRule] = (),
         seed: int | None = None,
         wall_time: Callable[[], float] = time.time,
+        *,
+        salt: str,
     ) -> None:
         self.store = store
+        self.salt = salt  # of key fingerprints (mockserver.core.videos.owner_of)
         self.startup = tuple(startup)
         self.seed = seed
         self._wall_time = wall_time  # wall time, not monotonic: windows are shared between processes
@@ -310,7 +320,12 @@ class FaultBook:
         """Replace the start-up rules kept in the store with this configuration's (at boot and on reset)."""
         stale = [rule.id for rule in self._all() if rule.startup]
         self.store.delete_docs(self.RULES, stale)
-        self.add(*(replace(rule, startup=True) for rule in self.startup))
+        self.add(*(replace(rule, startup=True, **self._fingerprinted(rule)) for rule in self.startup))
+
+    def _fingerprinted(self, rule: FaultRule) -> dict[str, Any]:
+        if rule.api_key is None:
+            return {}
+        return {"owner": owner_of(rule.api_key, self.salt), "api_key": None}
 
     def reset(self) -> None:
         """Back to the start-up rules (flags and config file), fresh counters, re-seeded randomness."""
@@ -369,7 +384,7 @@ class FaultBook:
         active = self._active()
         if not active:
             return None
-        owner = _owner_from_headers(request_headers)  # only worked out when some rule might care
+        owner = _owner_from_headers(request_headers, self.salt)  # only worked out when some rule might care
         latency = 0
         fired: list[str] = []  # ids of the rules that acted, for the journal
         added: list[tuple[str, str]] = []
@@ -447,20 +462,20 @@ class FaultBook:
         return None
 
 
-def _owner_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str:
+def _owner_from_headers(headers: Iterable[tuple[bytes, bytes]], salt: str) -> str:
     for name, value in headers:
         if name == b"authorization":
-            owner = _owner_of_authorization(value)
+            owner = _owner_of_authorization(value, salt)
             if owner != ANONYMOUS:
                 return owner
     return ANONYMOUS
 
 
 @functools.lru_cache(maxsize=256)
-def _owner_of_authorization(value: bytes) -> str:
+def _owner_of_authorization(value: bytes, salt: str) -> str:
     # Cached by the raw header, as owner_of is by key: a client sends the same one on every request.
     key = bearer_key(value)
-    return owner_of(key) if key is not None else ANONYMOUS
+    return owner_of(key, salt) if key is not None else ANONYMOUS
 
 
 def startup_rules(

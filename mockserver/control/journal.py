@@ -79,8 +79,8 @@ class RawEntry:
     request_id: str | None
     fault: str | None
 
-    def entry(self, admin_token: str | None) -> Entry:
-        headers, owner, key = _masked_headers(self.headers, admin_token)
+    def entry(self, admin_token: str | None, salt: str) -> Entry:
+        headers, owner, key = _masked_headers(self.headers, admin_token, salt)
         return Entry(
             seq=self.seq,
             time=self.time,
@@ -109,10 +109,13 @@ class Journal:
 
     KIND = "journal"
 
-    def __init__(self, store: Store, size: int = DEFAULT_JOURNAL_SIZE, admin_token: str | None = None) -> None:
+    def __init__(
+        self, store: Store, size: int = DEFAULT_JOURNAL_SIZE, admin_token: str | None = None, *, salt: str
+    ) -> None:
         if size < 0:
             raise ValueError("journal size must be >= 0")
         self.store = store
+        self.salt = salt  # of key fingerprints (mockserver.core.videos.owner_of)
         self.size = size
         self.admin_token = admin_token
         # The ring holds RawEntry fields as plain tuples, and Entry objects (webhook deliveries).
@@ -165,7 +168,7 @@ class Journal:
                 # and object made here showed in the poll throughput. Masked when read.
                 self._ring.append(fields)  # deque.append is atomic: no lock
             else:  # nothing unmasked leaves the process
-                self.append(RawEntry(*fields).entry(self.admin_token))
+                self.append(RawEntry(*fields).entry(self.admin_token, self.salt))
         except Exception as error:  # a store that fails (or a bug) costs the entry, never the answer
             held_back = _THROTTLE.allow("journal")
             if held_back is not None:
@@ -184,7 +187,7 @@ class Journal:
         entries = []
         for record in records:
             if type(record) is tuple:
-                entries.append(RawEntry(*record).entry(self.admin_token))
+                entries.append(RawEntry(*record).entry(self.admin_token, self.salt))
             elif isinstance(record, Entry):
                 entries.append(record)
             else:
@@ -231,7 +234,7 @@ class Journal:
 
 
 def _masked_headers(
-    raw: Iterable[tuple[bytes, bytes]], admin_token: str | None
+    raw: Iterable[tuple[bytes, bytes]], admin_token: str | None, salt: str
 ) -> tuple[dict[str, str], str, str | None]:
     headers: dict[str, str] = {}
     owner, key = ANONYMOUS, None
@@ -243,7 +246,7 @@ def _masked_headers(
             if admin_token and secret == admin_token:
                 value = f"{scheme} ***" if token else "***"  # the admin token is never shown, not even in part
             elif name == "authorization" and scheme.lower() == "bearer" and secret:
-                owner, key = owner_of(secret), mask(secret)
+                owner, key = owner_of(secret, salt), mask(secret)
                 value = f"Bearer {key}"
             else:
                 value = mask(value)

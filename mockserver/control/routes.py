@@ -118,7 +118,7 @@ def _owner(data: dict[str, Any] | None, request: Request) -> str | None:
     if data and data.get("api_key"):
         if not isinstance(data["api_key"], str):
             raise bad_request("'api_key' must be a string.", param="api_key")
-        return owner_of(data["api_key"])
+        return owner_of(data["api_key"], request.app.state.server.key_salt)
     owner = (data or {}).get("owner") or request.query_params.get("owner")
     return str(owner) if owner else None
 
@@ -146,7 +146,7 @@ def _script(item: Any, duration: float | None, where: str) -> Script:
     return Script(outcome, item_duration)
 
 
-def _fault_rules(data: dict[str, Any], owner: str | None) -> list[FaultRule]:
+def _fault_rules(data: dict[str, Any], owner: str | None, salt: str) -> list[FaultRule]:
     items = data.get("faults", [data] if data else None)
     if not isinstance(items, list) or not items:
         raise bad_request(
@@ -157,7 +157,7 @@ def _fault_rules(data: dict[str, Any], owner: str | None) -> list[FaultRule]:
         if isinstance(item, dict) and owner and not item.get("api_key") and not item.get("owner"):
             item = {**item, "owner": owner}
         try:
-            rules.append(parse_rule(item))
+            rules.append(parse_rule(item, salt))
         except FaultError as exc:
             raise bad_request(f"faults[{index}]: {exc}", param=exc.param or "faults") from None
     return rules
@@ -295,7 +295,9 @@ class ControlRoutes:
         if request.method in ("POST", "PUT"):
             data = await _json_object(request)
             owner = _owner(data, request)
-            rules = _fault_rules({k: v for k, v in data.items() if k not in ("api_key", "owner")}, owner)
+            rules = _fault_rules(
+                {k: v for k, v in data.items() if k not in ("api_key", "owner")}, owner, self.server.key_salt
+            )
             if request.method == "PUT":  # replace: every rule of this key, or every rule
                 book.remove(owner=owner)
             added = book.add(*rules)

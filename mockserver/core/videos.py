@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -65,11 +66,25 @@ def _clip_seconds(seconds: str) -> float:
 
 
 @functools.lru_cache(maxsize=256)
-def owner_of(api_key: str) -> str:
-    """Jobs are keyed by a fingerprint so that the key itself is never stored."""
+def owner_of(api_key: str, salt: str) -> str:
+    """Jobs are keyed by a fingerprint so that the key itself is never stored.
+
+    Salted with the store's `salt` (`key_salt`): a fingerprint in a journal or a report cannot be
+    looked up in a table of SHA-256 values, nor matched with the same key's on another fake.
+    """
     # Cached: auth, the fault injector and the journal each need it on every request, and a
     # test suite uses a handful of keys. Bounded, so a client cycling keys cannot grow it.
-    return hashlib.sha256(api_key.encode()).hexdigest()[:24]
+    return hashlib.sha256(f"{salt}:{api_key}".encode()).hexdigest()[:24]
+
+
+SALT_KIND, SALT_ID = "settings", "key_salt"
+
+
+def key_salt(store: Store) -> str:
+    """The store's fingerprint salt, made by the first server to open the store (every worker shares it)."""
+    fresh = secrets.token_hex(16)
+    salt: str = store.update(SALT_KIND, SALT_ID, lambda doc: (doc or fresh, doc or fresh))
+    return salt
 
 
 def bearer_key(authorization: bytes) -> str | None:

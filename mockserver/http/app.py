@@ -30,7 +30,7 @@ from mockserver.core.jobs import Job, JobState
 from mockserver.core.media import MediaLibrary
 from mockserver.core.outcomes import ScriptQueue
 from mockserver.core.throttle import LogThrottle
-from mockserver.core.videos import JobView, TimingPlan, VideoService
+from mockserver.core.videos import SALT_ID, SALT_KIND, JobView, TimingPlan, VideoService, key_salt
 from mockserver.http import wire
 from mockserver.http.auth import Authenticator
 from mockserver.http.pipeline import Operation, RequestPipeline
@@ -71,9 +71,10 @@ class Server:
         self.service = VideoService(
             self.store, self.clock, self.media, self.ids, TimingPlan(dict(config.timings), config.speed), self.scripts
         )
-        self.auth = Authenticator(config)
-        self.journal = Journal(self.store, config.journal_size, config.admin_token)
-        self.faults = FaultBook(self.store, config.faults, seed=config.seed)
+        self.key_salt = key_salt(self.store)  # of key fingerprints; kept in the store, so workers share it
+        self.auth = Authenticator(config, self.key_salt)
+        self.journal = Journal(self.store, config.journal_size, config.admin_token, salt=self.key_salt)
+        self.faults = FaultBook(self.store, config.faults, seed=config.seed, salt=self.key_salt)
         self.webhooks = WebhookDispatcher(self)
         if boot:
             self.boot()
@@ -91,6 +92,8 @@ class Server:
         """Everything back to start-up state; returns how many jobs were forgotten."""
         jobs = len(self.store)
         self.store.clear()  # jobs, journal, scripts, faults and their counters, the clock, id counters
+        # The fingerprint salt stays: other workers keep using it, and keys must keep their owners.
+        self.store.put_doc(SALT_KIND, SALT_ID, self.key_salt)
         self.journal.reset()  # a memory store's journal is the journal's own
         self.faults.reset()  # re-seeds this process's randomness
         self.webhooks.reset()  # cancels deliveries still retrying
@@ -141,6 +144,8 @@ class Server:
             "profile": self.profile.name,
             "store": self.store.url,
             "pid": os.getpid(),  # which worker answered, with `serve --workers N`
+            # Not secret: what a client needs to work out a key's `owner` (mockserver.client does).
+            "key_salt": self.key_salt,
         }
 
 

@@ -59,7 +59,8 @@ _ANY_KEY = KeyRules()  # the rules of any sk- key when none are configured; made
 
 
 class Authenticator:
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, salt: str) -> None:
+        self.salt = salt  # of key fingerprints (mockserver.core.videos.owner_of)
         self.keys = config.api_keys
         self.admin_token = config.admin_token
         # A client sends the same header on every request, and keys and their rules are fixed at
@@ -77,7 +78,7 @@ class Authenticator:
     def _read_credentials(self, raw: bytes) -> tuple[str, KeyRules] | None:
         key = bearer_key(raw)
         rules = None if key is None else self.rules(key)
-        return None if key is None or rules is None else (owner_of(key), rules)
+        return None if key is None or rules is None else (owner_of(key, self.salt), rules)
 
     def authenticate(self, request: Request) -> tuple[str, KeyRules]:
         raw = authorization(request.scope)

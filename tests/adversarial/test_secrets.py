@@ -58,6 +58,34 @@ def test_the_401_never_echoes_the_admin_token() -> None:
         assert token not in logs and token[-4:] not in logs
 
 
+def test_key_fingerprints_are_salted_per_server() -> None:
+    """The same key is a different fingerprint on two servers: a journal cannot be matched against a table of keys."""
+    import hashlib
+
+    owners = []
+    for _ in range(2):
+        with serve("--log-level", "warning") as running, http(running) as client:
+            assert create(client, KEYS[0]).status_code == 200
+            owners.append(client.get("/__mock/journal", params={"limit": 1}).json()["data"][-1]["owner"])
+            # A client that knows the server's salt (its health says it) finds its own jobs by owner.
+            listed = client.get("/__mock/journal", params={"owner": owners[-1]}).json()["data"]
+            assert listed and all(entry["owner"] == owners[-1] for entry in listed)
+    assert owners[0] != owners[1]
+    assert hashlib.sha256(KEYS[0].encode()).hexdigest()[:24] not in owners
+
+
+def test_the_salt_survives_a_restart_and_a_reset_on_a_shared_store(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path}/fake.db"
+    with serve("--store", store, "--log-level", "warning") as running, http(running) as client:
+        video = create(client, KEYS[0]).json()["id"]
+        salt = client.get("/__mock/health").json()["key_salt"]
+    with serve("--store", store, "--log-level", "warning") as running, http(running) as client:
+        assert client.get("/__mock/health").json()["key_salt"] == salt
+        assert client.get(f"/v1/videos/{video}", headers=auth(KEYS[0])).status_code == 200  # still its key's
+        assert client.post("/__mock/reset", json={}).status_code == 200
+        assert client.get("/__mock/health").json()["key_salt"] == salt
+
+
 def test_conform_never_prints_or_reports_header_values(tmp_path: Path) -> None:
     secret = "hdr-secret-value-0123456789abcdef"
     with serve("--speed", "0", "--log-level", "warning") as running:
