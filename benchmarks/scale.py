@@ -108,7 +108,7 @@ async def _page_ms(client: InProcessClient, base: str, query: str, repeats: int)
 
 def _middle_id(app: Any, jobs: int) -> str:
     """The id of the job in the middle of the list, found once (untimed) through the store's page API."""
-    from mockserver.core.videos import owner_of
+    from mockserver.core.keys import owner_of
 
     page = app.state.server.store.page(
         owner_of(API_KEY, app.state.server.key_salt), after=None, limit=jobs // 2 + 1, descending=False

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import ipaddress
 import logging
 import sys
@@ -15,13 +17,14 @@ from mockserver.config import (
     DEFAULT_JOURNAL_SIZE,
     DEFAULT_MAX_UPLOAD_MB,
     ConfigError,
-    KeyRules,
     ServerConfig,
     load_config_file,
     parse_api_keys,
     parse_timings,
 )
 from mockserver.control.faults import FaultError, startup_rules
+from mockserver.control.webhooks import WebhookSettings
+from mockserver.core.keys import KeyRules
 
 if TYPE_CHECKING:
     from mockserver.store import Store
@@ -56,7 +59,8 @@ def add_serve_parser(subparsers: Any) -> None:
         "--speed",
         type=float,
         default=None,
-        help="multiply every planned job duration: 1 = realistic, 0.1 = ten times faster, 0 = jobs finish at once (default: 1)",
+        help="multiply every planned job duration: 1 = realistic, 0.1 = ten times faster, 0 = jobs finish at once "
+        "(default: 1)",
     )
     p.add_argument("--seed", type=int, default=None, help="make ids and injected faults reproducible")
     p.add_argument(
@@ -140,7 +144,8 @@ def add_serve_parser(subparsers: Any) -> None:
         default=None,
         metavar="URL",
         help="where jobs and settings live: memory: (default; gone when the server stops), sqlite:///PATH "
-        "(survives restarts; shared by --workers on one host), redis://HOST:PORT/DB[?prefix=NAME] (shared by several hosts)",
+        "(survives restarts; shared by --workers on one host), redis://HOST:PORT/DB[?prefix=NAME] (shared by several "
+        "hosts)",
     )
     p.add_argument(
         "--workers",
@@ -158,8 +163,8 @@ def add_serve_parser(subparsers: Any) -> None:
     p.set_defaults(run=run_serve)
 
 
-def build_config(args: argparse.Namespace) -> ServerConfig:
-    file: dict[str, Any] = load_config_file(args.config) if args.config else {}
+def build_config(args: argparse.Namespace, file: dict[str, Any]) -> ServerConfig:
+    """The flags over the config file's mapping (`file`, {} without one)."""
     where = str(args.config or "flags")
     api_keys: dict[str, KeyRules] = parse_api_keys(file.get("api_keys"), where)
     for key in args.api_key or []:
@@ -202,33 +207,20 @@ def build_config(args: argparse.Namespace) -> ServerConfig:
         journal_size=journal_size,
         store=store,
         profile=args.profile or str(file.get("profile", "reference")),
-        extra={
-            **file,
-            "profile_options": profiles.options_from(file.get("profile_options"), args.profile_option),
-            "webhooks": _webhook_settings(file, args),
-        },
+        profile_options=profiles.options_from(file.get("profile_options"), args.profile_option),
+        webhooks=_webhook_settings(file, args),
     )
 
 
-def _webhook_settings(file: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    """The config file's `webhooks:` mapping (urls, secret, max_attempts, backoff_seconds, timeout_seconds), flags on top."""
-    from mockserver.control.webhooks import check_secret
-    from mockserver.core.errors import APIError
-
-    settings = dict(file.get("webhooks") or {})
-    settings["urls"] = [*(settings.get("urls") or []), *(args.webhook_url or [])]
-    if args.webhook_secret:
-        settings["secret"] = args.webhook_secret
-    if settings.get("secret") is not None:
-        try:
-            check_secret(settings["secret"])
-        except APIError as exc:
-            raise ConfigError(f"--webhook-secret: {exc.message}") from None
-    return settings
+def _webhook_settings(file: dict[str, Any], args: argparse.Namespace) -> WebhookSettings:
+    try:
+        return WebhookSettings.parse(file.get("webhooks"), args.webhook_url or (), args.webhook_secret)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
-def _workers(args: argparse.Namespace, config: ServerConfig) -> int:
-    workers = args.workers if args.workers is not None else int(config.extra.get("workers", 1))
+def _workers(args: argparse.Namespace, file: dict[str, Any]) -> int:
+    workers = args.workers if args.workers is not None else int(file.get("workers", 1))
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     return workers
@@ -250,24 +242,26 @@ def run_serve(args: argparse.Namespace) -> int:
     from mockserver.contract.loading import ContractError
     from mockserver.http.app import Server, create_app
     from mockserver.http.protocol import HTTP_PROTOCOL
+    from mockserver.profiles import ProfileError
     from mockserver.store import StoreError
 
     try:
-        config = build_config(args)
-        workers = _workers(args, config)
+        file: dict[str, Any] = load_config_file(args.config) if args.config else {}
+        config = build_config(args, file)
+        workers = _workers(args, file)
         # The parent boots the store once (start-up faults and webhook endpoints); workers only use it.
         server = Server(config)
         _check_shared(workers, server.store)
-    except (ConfigError, ContractError, StoreError) as exc:
+    except (ConfigError, ProfileError, ContractError, StoreError) as exc:
         print(f"mockserver serve: {exc}", file=sys.stderr)
         return 2
     base_path = server.contract.base_path
     webhooks = server.webhooks
-    if webhooks.startup_urls and not config.extra["webhooks"].get("secret"):
+    if webhooks.startup_urls and not config.webhooks.secret:
         print(f"mockserver: webhook secret (generated; fix it with --webhook-secret): {webhooks.secret}", flush=True)
         # Workers get this configuration: a reset one of them answers re-registers the start-up
         # endpoints, and must sign with the secret printed here, not one of its own.
-        config.extra["webhooks"]["secret"] = webhooks.secret
+        config = dataclasses.replace(config, webhooks=dataclasses.replace(config.webhooks, secret=webhooks.secret))
 
     def announce(host: str, port: int) -> None:
         shown = f"[{host}]" if ":" in host else host
@@ -306,11 +300,9 @@ def run_serve(args: argparse.Namespace) -> int:
             app, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log, http=HTTP_PROTOCOL
         )
     )
-    try:
+    # uvicorn has already shut down gracefully when it re-raises Ctrl-C for the caller to see.
+    with contextlib.suppress(KeyboardInterrupt):
         uvicorn_server.run()
-    except KeyboardInterrupt:
-        # uvicorn has already shut down gracefully; it re-raises Ctrl-C for the caller to see.
-        pass
     server.store.close()
     print("mockserver: stopped", flush=True)
     return 0

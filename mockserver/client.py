@@ -25,7 +25,7 @@ import urllib.request
 from collections.abc import Iterable
 from typing import Any
 
-from mockserver.core.videos import owner_of
+from mockserver.core.keys import owner_of
 
 _UNSET: Any = object()
 
@@ -54,7 +54,7 @@ class MockControl:
         self.admin_token = admin_token
         self.http = http
         self.timeout = timeout
-        self.clock = Clock(self)
+        self.clock = ClockControl(self)
         self.outcomes = Outcomes(self)
         self.faults = Faults(self)
         self.journal = JournalClient(self)
@@ -132,7 +132,7 @@ class MockControl:
         return self.call("POST", "/__mock/reset", {"api_key": key} if key else {})
 
 
-class _Part:
+class _Api:
     def __init__(self, control: MockControl) -> None:
         self.control = control
 
@@ -141,7 +141,7 @@ class _Part:
         return self.control.owner_of(key) if key else None
 
 
-class Clock(_Part):
+class ClockControl(_Api):
     """Server time. Jobs derive their state from it, so moving it moves every job."""
 
     def now(self) -> float:
@@ -166,7 +166,7 @@ class Clock(_Part):
         return self.control.call("POST", "/__mock/clock/real")
 
 
-class Outcomes(_Part):
+class Outcomes(_Api):
     """Scripted outcomes for the next creates that choose none themselves."""
 
     def push(self, *outcomes: str, duration: float | None = None, api_key: Any = _UNSET) -> dict[str, Any]:
@@ -189,7 +189,7 @@ class Outcomes(_Part):
         self.control.call("DELETE", "/__mock/outcomes", params={"owner": self._owner(api_key)})
 
 
-class Faults(_Part):
+class Faults(_Api):
     """Injected rate limits, error statuses and latency. Each rule is a dict as in openapi/control.yaml."""
 
     def add(self, *rules: dict[str, Any], api_key: Any = _UNSET, **rule: Any) -> list[dict[str, Any]]:
@@ -222,7 +222,7 @@ class Faults(_Part):
         return body
 
 
-class JournalClient(_Part):
+class JournalClient(_Api):
     """The requests the server received, oldest first, as dicts (see JournalEntry in openapi/control.yaml)."""
 
     def find(

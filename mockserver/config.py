@@ -9,19 +9,16 @@ from typing import Any
 import yaml
 
 from mockserver.control.faults import FaultRule
+from mockserver.control.journal import DEFAULT_JOURNAL_SIZE
+from mockserver.control.webhooks import WebhookSettings
+from mockserver.core.keys import KeyRules
 from mockserver.core.videos import DEFAULT_TIMINGS, Timing
 
 DEFAULT_MAX_UPLOAD_MB = 20
-DEFAULT_JOURNAL_SIZE = 1000
 
 
 class ConfigError(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class KeyRules:
-    denied_models: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -41,11 +38,13 @@ class ServerConfig:
     # (see mockserver/control/browsers.py). None for an app built in-process: no Host check.
     bind_host: str | None = None
     profile: str = "reference"
+    # `--profile-option NAME=VALUE` and the config file's `profile_options:`; the profile checks them.
+    profile_options: dict[str, str] = field(default_factory=dict)
     # Start-up faults (--fault, --rate-limit, --latency-ms, the config file's `faults:`); reset restores them.
     faults: tuple[FaultRule, ...] = ()
     journal_size: int = DEFAULT_JOURNAL_SIZE
     store: str = "memory:"  # where state lives (see mockserver.store): memory:, sqlite:///PATH, redis://HOST:PORT/DB
-    extra: dict[str, Any] = field(default_factory=dict)  # config-file sections later features read
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
 
 def load_config_file(path: Path) -> dict[str, Any]:

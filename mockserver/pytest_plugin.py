@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mockserver.client import Clock, Faults, JournalClient, MockControl, Outcomes
+from mockserver.client import ClockControl, Faults, JournalClient, MockControl, Outcomes
 
 if TYPE_CHECKING:
     from mockserver.config import ServerConfig
@@ -72,7 +72,7 @@ class MockServerHandle:
     app: Any = field(default=None, repr=False)
 
     @property
-    def clock(self) -> Clock:
+    def clock(self) -> ClockControl:
         return self.control.clock
 
     @property
@@ -92,7 +92,7 @@ class MockServerHandle:
         return self.control.owner
 
     def reset(self) -> None:
-        """What the fixture did before the test: wipe the state (this key's only, on a shared server) and freeze the clock."""
+        """Redo the fixture's set-up: wipe the state (this key's only, on a shared server) and freeze the clock."""
         _prepare(self.control, self.shared)
 
     def client(self, **kwargs: Any) -> Any:

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from mockserver.client import MockControlError
 from mockserver.control.routes import control_routes
 from mockserver.pytest_plugin import MockServerHandle
-from mockserver.control.webhooks import webhook_routes
+
 
 CONTROL_YAML = Path(__file__).resolve().parent.parent / "openapi" / "control.yaml"
 DEADLINE_SECONDS = 10.0
@@ -57,7 +57,7 @@ def mockserver_app_routes() -> list[tuple[str, set[str]]]:
     mounted = [(r.path, set(r.methods or ())) for r in app.routes if isinstance(r, Route) and r.path.startswith("/__mock/")]
     # Both route tables must be among them, so a change in how the app is put together cannot empty this list.
     server = app.state.server
-    tables = {r.path for r in [*control_routes(server), *webhook_routes(server)] if isinstance(r, Route)}
+    tables = {r.path for r in control_routes(server.control) if isinstance(r, Route)}
     assert tables <= {path for path, _ in mounted}, sorted(tables - {path for path, _ in mounted})
     return mounted
 

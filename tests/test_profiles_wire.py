@@ -47,7 +47,7 @@ class Fake:
 def fake(profile: str, **options: str) -> Fake:
     clock = Clock()
     clock.freeze()
-    server = Server(ServerConfig(profile=profile, seed=7, extra={"profile_options": options}), clock=clock)
+    server = Server(ServerConfig(profile=profile, seed=7, profile_options=options), clock=clock)
     return Fake(TestClient(create_app(server=server)), clock)
 
 

@@ -44,7 +44,7 @@ def contract_validators() -> Iterator[tuple[str, ObjectValidator]]:
 def instances(validator: ObjectValidator) -> Iterator[dict[str, Any]]:
     """Each property alone and beside the required ones with each value, pairs of values, extras."""
     names = list(validator.properties)
-    required = {name: _valid_value(validator, name) for name in validator.required}
+    required = {name: _valid_value(validator, name) for name in validator.schema.get("required", ())}
     yield {}
     yield dict(required)
     yield {**required, "unknown_field": 1}

@@ -7,6 +7,9 @@
     report.deviation_checks()  # e.g. ["id_format"]: permitted by the contract, reported, do not fail it
 
 The CLI is `mockserver conform` (command.py). Lifecycle check names are listed in `CHECKS`.
+
+A client of the server under test, never part of it. May import: `contract`, `core` (the job phases,
+key masking). Never `http`, `control` or `store`.
 """
 
 from mockserver.conformance import dialect_checks  # noqa: F401  (registers its checks in CHECKS)

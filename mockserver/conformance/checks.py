@@ -14,7 +14,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from jsonschema import Draft202012Validator
 
@@ -42,7 +42,7 @@ class Skipped:
     reason: str
 
 
-Verdict = Union[Passed, Failed, Skipped]
+Verdict = Passed | Failed | Skipped
 CheckFunction = Callable[[LifecycleRun], Iterator[Verdict]]
 
 
@@ -129,7 +129,7 @@ def _video_validator(contract: Contract) -> Draft202012Validator:
 
 def _status_enum(contract: Contract) -> list[str]:
     status = contract.deep_resolve(_video_schema(contract).get("properties", {}).get("status", {}))
-    enum = status.get("enum") or next(
+    enum: list[str] = status.get("enum") or next(
         (sub["enum"] for sub in status.get("anyOf", []) + status.get("oneOf", []) if "enum" in sub), []
     )
     return list(enum)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mockserver.conformance.report import REPORT_FORMATS, Redactor, render_text, write_reports
 from mockserver.contract.loading import ContractError
-from mockserver.http.auth import is_credential_header
+from mockserver.core.keys import is_credential_header
 
 try:
     from mockserver.conformance.lifecycle import LifecycleSettings
@@ -33,8 +33,10 @@ def parser() -> argparse.ArgumentParser:
         description=(
             "Check a server that speaks the OpenAI video API (this fake, a gateway, a provider) against the contract: "
             "lifecycle checks over real jobs, then schemathesis (examples, coverage, fuzzing, stateful). "
-            "Every request that could start a paid job counts against --max-creates. Deviations (what the contract permits but "
-            "the official API does not do, e.g. ids of another shape, extra fields) are reported without failing the run. "
+            "Every request that could start a paid job counts against --max-creates. Deviations (what the contract "
+            "permits but "
+            "the official API does not do, e.g. ids of another shape, extra fields) are reported without failing the "
+            "run. "
             "Exit code 0 when no check failed (and, with --strict, nothing deviated)."
         ),
     )
@@ -85,7 +87,8 @@ def parser() -> argparse.ArgumentParser:
         "--mock-duration",
         type=float,
         default=2.0,
-        help="X-Mock-Duration sent on creates: seconds a job takes on the fake; real servers ignore it (default: 2; negative to not send it)",
+        help="X-Mock-Duration sent on creates: seconds a job takes on the fake; real servers ignore it (default: 2; "
+        "negative to not send it)",
     )
     p.add_argument(
         "--no-failed-job",

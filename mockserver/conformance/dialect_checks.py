@@ -33,7 +33,7 @@ ID_SEPARATORS = "_-:"
 
 
 @dataclass(frozen=True)
-class VideoShape:
+class VideoContract:
     """What the contract says a Video looks like, for the checks below."""
 
     declared: frozenset[str]  # every field the Video schema names
@@ -87,7 +87,7 @@ def example_ids(contract: Contract) -> list[str]:
     ) or ["video"]
     ids: set[str] = set()
     for item in contract.document.get("paths", {}).values():
-        for method, op in item.items():
+        for op in item.values():
             if not isinstance(op, dict):
                 continue
             for param in item.get("parameters", []) + op.get("parameters", []):
@@ -113,15 +113,15 @@ def id_shape(contract: Contract) -> tuple[re.Pattern[str] | None, str]:
     examples = example_ids(contract)
     if not examples:
         return None, "the contract shows no example id"
-    common = os.path.commonprefix(examples)
+    common = os.path.commonprefix(examples)  # noqa: RUF071  (ids, not paths: by character is meant)
     cut = max(common.rfind(sep) for sep in ID_SEPARATORS)
     prefix = common[: cut + 1]
     rests = [example[len(prefix) :] for example in examples]
-    for klass, words in (("[0-9a-f]", "hex digits"), ("[0-9A-Za-z]", "letters and digits")):
-        if all(re.fullmatch(f"{klass}+", rest) for rest in rests):
-            break
-    else:
-        klass, words = r"[^/?#\s]", "any characters but / ? #"
+    shapes = (("[0-9a-f]", "hex digits"), ("[0-9A-Za-z]", "letters and digits"))
+    klass, words = next(
+        ((k, w) for k, w in shapes if all(re.fullmatch(f"{k}+", rest) for rest in rests)),
+        (r"[^/?#\s]", "any characters but / ? #"),
+    )
     shown = ", ".join(examples[:3])
     return re.compile(
         f"{re.escape(prefix)}{klass}+"
@@ -129,16 +129,16 @@ def id_shape(contract: Contract) -> tuple[re.Pattern[str] | None, str]:
 
 
 # Derived once per contract, not per response; weak, so a contract's id is never mistaken for another's.
-_shapes: weakref.WeakKeyDictionary[Contract, VideoShape] = weakref.WeakKeyDictionary()
+_shapes: weakref.WeakKeyDictionary[Contract, VideoContract] = weakref.WeakKeyDictionary()
 
 
-def video_shape(contract: Contract) -> VideoShape:
+def video_shape(contract: Contract) -> VideoContract:
     if contract not in _shapes:
         schema = contract.deep_resolve(_video_schema(contract))
         properties = _properties(contract, schema)
         pattern, description = id_shape(contract)
         declared, required = frozenset(properties), frozenset(schema.get("required", ()))
-        _shapes[contract] = VideoShape(
+        _shapes[contract] = VideoContract(
             declared=declared,
             required=required,
             optional=declared - required,

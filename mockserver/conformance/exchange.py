@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockserver.http.auth import is_credential_header
+from mockserver.core.keys import is_credential_header
 
 KEY_PLACEHOLDER = "$OPENAI_API_KEY"
 BODY_PREFIX_BYTES = 64  # enough for every magic number the checks look at
@@ -35,7 +35,6 @@ class Exchange:
     body_size: int = 0
     json: Any = None
     network_error: str | None = None
-    elapsed: float = 0.0
 
     @property
     def media_type(self) -> str:

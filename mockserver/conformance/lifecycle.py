@@ -159,7 +159,6 @@ class LifecycleClient:
         elif auth == "wrong":
             sent_headers["Authorization"] = f"Bearer {WRONG_KEY}"
         exchange = Exchange(step, operation, method, url, request_headers, form=form, auth=auth)
-        started = time.monotonic()
         try:
             # Multipart even without a file, as the official SDKs send it.
             files = {name: (None, value) for name, value in form.items()} if form is not None else None
@@ -171,9 +170,7 @@ class LifecycleClient:
                 body = response.content if read_body else b""
         except requests.RequestException as exc:
             exchange.network_error = f"{type(exc).__name__}: {exc}".replace(self.api_key, "***")
-            exchange.elapsed = time.monotonic() - started
             return exchange
-        exchange.elapsed = time.monotonic() - started
         exchange.body_prefix = body[:BODY_PREFIX_BYTES]
         exchange.body_size = len(body)
         if exchange.media_type.endswith("json") or exchange.media_type == "":
@@ -353,7 +350,7 @@ class Lifecycle:
             listing = self.client.send(f"list page {page + 1}", "GET /videos", "GET", "/videos", params=params or None)
             trace.listing.append(listing)
             body = listing.json if isinstance(listing.json, dict) else {}
-            data = body.get("data") if isinstance(body.get("data"), list) else []
+            data: list[Any] = body["data"] if isinstance(body.get("data"), list) else []
             if any(isinstance(item, dict) and item.get("id") == trace.video_id for item in data):
                 return
             if not body.get("has_more") or not data or not isinstance(data[-1], dict) or "id" not in data[-1]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from mockserver.http.auth import mask
+from mockserver.core.keys import mask
 
 REPORT_FORMATS = ("junit", "json")
 ERROR = "error"  # the contract says otherwise: fails the run
@@ -181,8 +181,8 @@ def render_text(report: Report, redact: Redactor | None = None) -> str:
             continue
         lines.append(f"{source} checks:")
         for result in results:
-            counts = f"{result.passed} passed, {result.failed} failed, {result.skipped} skipped"
-            line = f"  {_MARK[result.status]}  {result.name:<{width}}  {counts}"
+            tally = f"{result.passed} passed, {result.failed} failed, {result.skipped} skipped"
+            line = f"  {_MARK[result.status]}  {result.name:<{width}}  {tally}"
             if result.status == "skipped" and result.skip_reasons:
                 line += f"  ({'; '.join(result.skip_reasons[:2])})"
             lines.append(line)
@@ -217,7 +217,7 @@ def render_text(report: Report, redact: Redactor | None = None) -> str:
             else ""
         )
     )
-    counts = {status: sum(1 for r in report.checks.values() if r.status == status) for status in _MARK}
+    counts: dict[str, int] = {status: sum(1 for r in report.checks.values() if r.status == status) for status in _MARK}
     verdict = "PASSED" if report.passed else "FAILED"
     lines.append(
         f"{verdict}: {counts['pass']} checks passed, {counts['fail']} failed, "

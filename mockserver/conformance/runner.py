@@ -26,7 +26,7 @@ from mockserver.conformance.lifecycle import LifecycleSettings, run_lifecycle
 from mockserver.conformance.report import ERROR, Finding, PhaseResult, Report
 from mockserver.conformance.wire_forms import negative_on_the_wire
 from mockserver.contract.loading import Contract, resolve_spec_path
-from mockserver.http.auth import mask
+from mockserver.core.keys import mask
 
 SCHEMATHESIS_PHASES = ("examples", "coverage", "fuzzing", "stateful")
 PHASES = ("lifecycle", *SCHEMATHESIS_PHASES)
@@ -78,9 +78,8 @@ class Plan:
         lines.append(f"Phases: {', '.join(self.phases) or '(none)'}")
         if "lifecycle" in self.phases:
             lines.append(f"  lifecycle checks: {', '.join(n for n, c in CHECKS.items() if c.severity == ERROR)}")
-            lines.append(
-                f"  deviation checks (reported, do not fail the run): {', '.join(n for n, c in CHECKS.items() if c.severity != ERROR)}"
-            )
+            deviations = ", ".join(n for n, c in CHECKS.items() if c.severity != ERROR)
+            lines.append(f"  deviation checks (reported, do not fail the run): {deviations}")
         lines.append(
             f"Creates: at most {self.max_creates} job-creating request(s) in the whole run (--max-creates); "
             f"the lifecycle phase uses up to {self.lifecycle_creates}, schemathesis the rest"
@@ -286,6 +285,7 @@ def _schemathesis_phases(
         import schemathesis
         from schemathesis.engine import Status, events, from_schema
         from schemathesis.engine.run import INTERNAL_PHASES
+        from schemathesis.schemas import BaseSchema
     except ImportError:  # pragma: no cover - depends on the environment
         report.errors.append(
             "schemathesis is not installed: pip install 'mockserver[conform]' (or skip it with --phases lifecycle)"
@@ -294,7 +294,7 @@ def _schemathesis_phases(
     _serialize_file_parts(contract)
     creating = job_creating_operations(contract)
     spec_path = Path(contract.source or resolve_spec_path(options.spec))
-    schema = schemathesis.openapi.from_path(str(spec_path), config=_schemathesis_config(options, wanted))
+    schema: BaseSchema = schemathesis.openapi.from_path(str(spec_path), config=_schemathesis_config(options, wanted))
     if budget.remaining <= 0:
         labels = sorted(f"{m} {p}" for m, p in creating)
         schema = schema.exclude(func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in creating)
@@ -338,7 +338,8 @@ def _schemathesis_phases(
                     continue  # counted by the budget as "not sent"
                 report.errors.append(
                     _plain(
-                        f"schemathesis {event.phase.value if event.phase else ''} {event.label}: {event.info.title}: {event.info.message}"
+                        f"schemathesis {event.phase.value if event.phase else ''} {event.label}: {event.info.title}: "
+                        f"{event.info.message}"
                     )
                 )
             elif isinstance(event, events.FatalError):

@@ -44,7 +44,7 @@ PHASE_SYNONYMS: dict[Phase, tuple[str, ...]] = {
 FILE_PLACEHOLDER = "<file>"
 
 # libyaml's safe loader and dumper when PyYAML has them (same documents, same text): the pure-Python
-# ones took most of the server's start-up time.
+# ones are many times slower, and loading the contract is most of start-up.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -113,19 +113,17 @@ def _coerce(value: str, types: set[str]) -> Any:
 class ObjectValidator:
     """A compiled validator for one object-shaped input (a body or the query string)."""
 
-    def __init__(self, contract: Contract, schema: Mapping[str, Any], where: str) -> None:
+    def __init__(self, contract: Contract, schema: Mapping[str, Any]) -> None:
         self.schema = contract.resolve(schema)
-        self.where = where
         props = {name: contract.resolve(sub) for name, sub in self.schema.get("properties", {}).items()}
         self.properties = props
-        self.required = tuple(self.schema.get("required", ()))
         self.types = {name: schema_types(contract.deep_resolve(sub)) for name, sub in props.items()}
         self.file_fields = frozenset(name for name, sub in props.items() if _has_binary(contract.deep_resolve(sub)))
         self.defaults = {name: sub["default"] for name, sub in props.items() if "default" in sub}
         self._root = contract.validation_root(self.schema)
         # Valid input is judged by the compiled predicate alone; jsonschema explains invalid input
         # (so messages do not change), and is built up front only for schemas the predicate
-        # cannot express. Importing it is a sixth of start-up, so the rest wait for a first error.
+        # cannot express. Importing it is slow, so the rest wait for a first error.
         self._valid: Predicate | None = compile_schema(self._root)
         self._explainer: Draft202012Validator | None = (
             None if self._valid is not None else _jsonschema_validator(self._root)
@@ -170,43 +168,45 @@ def _param(path: Iterable[Any]) -> str | None:
 def _field_error(error: ValidationError) -> FieldError:
     param = _param(error.absolute_path)
     kind = error.validator
+    expected: Any = error.validator_value  # what the failed keyword asked for (its list, type or bound)
+    instance: Any = error.instance
     if kind == "required":
-        missing = next((r for r in error.validator_value if r not in error.instance), "?")
+        missing = next((r for r in expected if r not in instance), "?")
         name = f"{param}[{missing}]" if param else missing
         return FieldError(name, "missing_required_parameter", f"Missing required parameter: '{name}'.")
     label = param or "body"
     if kind == "enum":
-        allowed = ", ".join(repr(v) for v in error.validator_value)
+        allowed = ", ".join(repr(v) for v in expected)
         return FieldError(
-            param, "invalid_value", f"Invalid value for '{label}': {error.instance!r}. Supported values are: {allowed}."
+            param, "invalid_value", f"Invalid value for '{label}': {instance!r}. Supported values are: {allowed}."
         )
     if kind == "type":
         return FieldError(
             param,
             "invalid_type",
-            f"Invalid type for '{label}': expected {error.validator_value}, got {type(error.instance).__name__}.",
+            f"Invalid type for '{label}': expected {expected}, got {type(instance).__name__}.",
         )
     if kind == "maxLength":
         return FieldError(
             param,
             "string_above_max_length",
-            f"'{label}' is too long: {len(error.instance)} characters, the maximum is {error.validator_value}.",
+            f"'{label}' is too long: {len(instance)} characters, the maximum is {expected}.",
         )
     if kind == "minLength":
         return FieldError(
-            param, "string_below_min_length", f"'{label}' is too short: the minimum length is {error.validator_value}."
+            param, "string_below_min_length", f"'{label}' is too short: the minimum length is {expected}."
         )
     if kind in ("minimum", "exclusiveMinimum"):
         return FieldError(
             param,
             "integer_below_min_value",
-            f"Invalid '{label}': {error.instance} is below the minimum {error.validator_value}.",
+            f"Invalid '{label}': {instance} is below the minimum {expected}.",
         )
     if kind in ("maximum", "exclusiveMaximum"):
         return FieldError(
             param,
             "integer_above_max_value",
-            f"Invalid '{label}': {error.instance} is above the maximum {error.validator_value}.",
+            f"Invalid '{label}': {instance} is above the maximum {expected}.",
         )
     if kind in ("oneOf", "anyOf"):
         return FieldError(
@@ -250,8 +250,8 @@ class Contract:
         self.operations = self._operations()
         self.vocabulary = self._vocabulary()
 
-    # Written when first asked for (GET /openapi.yaml, /openapi.json): dumping both at start-up was
-    # a fifth of the server's start-up time, for files most runs never fetch.
+    # Written when first asked for (GET /openapi.yaml, /openapi.json): most runs never fetch them, and
+    # dumping both would add to every start-up.
     @functools.cached_property
     def yaml_text(self) -> str:
         return yaml.dump(self.document, Dumper=_SafeDumper, sort_keys=False, allow_unicode=True, width=100)
@@ -325,14 +325,14 @@ class Contract:
                     operation_id=op.get("operationId", f"{method} {path}"),
                     method=method.upper(),
                     path=path,
-                    query=self._query_validator(params, f"{method.upper()} {path}"),
-                    bodies=self._body_validators(op.get("requestBody"), f"{method.upper()} {path}"),
+                    query=self._query_validator(params),
+                    bodies=self._body_validators(op.get("requestBody")),
                     body_required=bool(self.resolve(op.get("requestBody", {})).get("required", False)),
                     response_media_types=self._success_media_types(op),
                 )
         return operations
 
-    def _query_validator(self, params: list[dict[str, Any]], where: str) -> ObjectValidator | None:
+    def _query_validator(self, params: list[dict[str, Any]]) -> ObjectValidator | None:
         query = [p for p in params if p.get("in") == "query"]
         if not query:
             return None
@@ -341,13 +341,13 @@ class Contract:
             "properties": {p["name"]: p.get("schema", {}) for p in query},
             "required": [p["name"] for p in query if p.get("required")],
         }
-        return ObjectValidator(self, schema, where)
+        return ObjectValidator(self, schema)
 
-    def _body_validators(self, request_body: dict[str, Any] | None, where: str) -> dict[str, ObjectValidator]:
+    def _body_validators(self, request_body: dict[str, Any] | None) -> dict[str, ObjectValidator]:
         if not request_body:
             return {}
         content = self.resolve(request_body).get("content", {})
-        return {media: ObjectValidator(self, spec.get("schema", {}), where) for media, spec in content.items()}
+        return {media: ObjectValidator(self, spec.get("schema", {})) for media, spec in content.items()}
 
     def _success_media_types(self, op: dict[str, Any]) -> tuple[str, ...]:
         for status, response in op.get("responses", {}).items():

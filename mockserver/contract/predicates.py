@@ -1,14 +1,14 @@
 """JSON Schema (draft 2020-12) compiled into a plain Python predicate: is this instance valid?
 
 Every create is checked against the contract. jsonschema answers that correctly but slowly for
-a hot path (about 55 µs for a prompt-only form, most of it in $ref lookups and per-keyword
-dispatch), and importing it is a sixth of the server's start-up. The predicate built here gives
+a hot path (most of its time goes to $ref lookups and per-keyword dispatch), and importing it
+slows the server's start-up. The predicate built here gives
 the same yes/no as `jsonschema.Draft202012Validator(schema)` (no format checker) for the keywords
 it knows, which are the ones contracts use; a schema with any other assertion keyword, a remote
 or recursive `$ref`, or an `$id` compiles to None and the caller keeps using jsonschema for it.
 
-Valid input never touches jsonschema. Invalid input is still explained by jsonschema, so every
-error message stays what it was: the predicate only decides *whether* there is an error.
+Valid input never touches jsonschema. Invalid input is explained by jsonschema, so every error
+message is jsonschema's: the predicate only decides *whether* there is an error.
 tests/test_schema_predicates.py holds the predicate to jsonschema's answer on a corpus of inputs.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numbers
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Sized
 from typing import Any
 from urllib.parse import unquote
 
@@ -132,7 +132,7 @@ def json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, str) or isinstance(b, str):
         return bool(a == b)
     if isinstance(a, Sequence) and isinstance(b, Sequence):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
     if isinstance(a, bool) or isinstance(b, bool):
@@ -284,7 +284,7 @@ class _Compiler:
                 limit = schema[keyword]
                 if not _is_number(limit):
                     raise Unsupported(f"{keyword} {limit!r}")
-                checks.append(lambda value, limit=limit, passes=passes: not _is_number(value) or passes(value, limit))
+                checks.append(_number_bound(limit, passes))
         return checks
 
     def _array_checks(self, schema: dict[str, Any]) -> list[Predicate]:
@@ -309,9 +309,9 @@ class _Compiler:
             if keyword == "allOf":
                 checks.append(_all_of(list(tests)))
             elif keyword == "anyOf":
-                checks.append(lambda value, tests=tests: any(test(value) for test in tests))
+                checks.append(_any_of(tests))
             else:
-                checks.append(lambda value, tests=tests: sum(1 for test in tests if test(value)) == 1)
+                checks.append(_one_of(tests))
         if "not" in schema:
             negated = self.compile(schema["not"])
             checks.append(lambda value: not negated(value))
@@ -327,10 +327,26 @@ def _bound(schema: dict[str, Any], keyword: str) -> int | None:
     return int(value)
 
 
-def _size_check(kind: type, low: int | None, high: int | None) -> Predicate:
+def _size_check(kind: type[Sized], low: int | None, high: int | None) -> Predicate:
     lowest = low if low is not None else 0
     highest = high if high is not None else float("inf")
-    return lambda value: not isinstance(value, kind) or lowest <= len(value) <= highest
+
+    def check(value: Any) -> bool:
+        return not isinstance(value, kind) or lowest <= len(value) <= highest
+
+    return check
+
+
+def _number_bound(limit: Any, passes: Callable[[Any, Any], bool]) -> Predicate:
+    return lambda value: not _is_number(value) or passes(value, limit)
+
+
+def _any_of(tests: tuple[Predicate, ...]) -> Predicate:
+    return lambda value: any(test(value) for test in tests)
+
+
+def _one_of(tests: tuple[Predicate, ...]) -> Predicate:
+    return lambda value: sum(1 for test in tests if test(value)) == 1
 
 
 def _all_of(checks: list[Predicate]) -> Predicate:

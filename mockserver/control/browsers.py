@@ -11,17 +11,18 @@ can come to resolve to 127.0.0.1 and read the answers. Three checks stop both:
 - a control call that carries a body must say `Content-Type: application/json`, which no HTML form
   can send (and which a cross-site script can send only after a CORS preflight this server refuses).
 
-With an admin token none of this applies: a page cannot know the token. Without `serve` (an app
-built in-process, as the pytest plugin and Starlette's TestClient do) there is no bound host, and
-the Host check is left out; the Origin check stays.
+With an admin token the Host and Origin checks do not apply (a page cannot know the token); the
+JSON-only rule always does. Without `serve` (an app built in-process, as the pytest plugin and
+Starlette's TestClient do) there is no bound host, and the Host check is left out; the Origin check
+stays. The access guard (control/access.py) applies these, once, before any control route runs:
+they read only headers, so the body is never read for a call that is refused.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from urllib.parse import urlsplit
-
-from starlette.requests import Request
 
 from mockserver.core.errors import APIError
 
@@ -46,10 +47,17 @@ def is_local_name(host: str, bound: str | None) -> bool:
         return False
 
 
-def check_browser_headers(request: Request, bound: str | None) -> None:
+def _first(headers: Iterable[tuple[bytes, bytes]], wanted: bytes) -> str | None:
+    """The first header of that (lower-case) name as sent, as Starlette's `request.headers` would pick it."""
+    for name, value in headers:
+        if name == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+def check_browser_headers(headers: Iterable[tuple[bytes, bytes]], bound: str | None) -> None:
     """403 for a Host or Origin that is not this machine (see the module docstring)."""
-    headers = request.headers
-    host = headers.get("host")
+    host = _first(headers, b"host")
     if bound is not None and host is not None and not is_local_name(_host_name(host), bound):
         raise APIError(
             403,
@@ -59,7 +67,7 @@ def check_browser_headers(request: Request, bound: str | None) -> None:
             code="forbidden_host",
             param="host",
         )
-    origin = headers.get("origin")
+    origin = _first(headers, b"origin")
     if origin is not None:
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not is_local_name(_host_name(parts.netloc), bound):
@@ -71,11 +79,20 @@ def check_browser_headers(request: Request, bound: str | None) -> None:
             )
 
 
-def check_json_body(request: Request, body: bytes) -> None:
-    """415 for a control call whose body is not declared JSON (what every HTML form sends)."""
-    if not body.strip():
+def _has_body(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    # HTTP/1.1 sends a request body only with one of these two (RFC 9112, 6.3).
+    length = _first(headers, b"content-length")
+    if length is not None:
+        return length.strip() not in ("", "0")
+    return _first(headers, b"transfer-encoding") is not None
+
+
+def check_json_body(headers: Iterable[tuple[bytes, bytes]]) -> None:
+    """415 for a control call with a body not declared JSON (what every HTML form sends)."""
+    headers = list(headers)
+    if not _has_body(headers):
         return
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media_type = (_first(headers, b"content-type") or "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise APIError(
             415,

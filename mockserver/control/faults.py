@@ -11,7 +11,6 @@ The control API (`/__mock/...`) is never subject to faults: a test must always b
 
 from __future__ import annotations
 
-import functools
 import math
 import random
 import re
@@ -22,13 +21,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from mockserver.control.access import CONTROL_PREFIX
 from mockserver.core.errors import APIError
-from mockserver.core.videos import bearer_key, owner_of
+from mockserver.core.keys import owner_of, owner_of_request
 from mockserver.store import Store
 
-CONTROL_PREFIX = "/__mock/"
 ERROR_STATUSES = frozenset({429, 500, 502, 503, 504})
-ANONYMOUS = "anonymous"
 
 _MESSAGES = {
     429: "Rate limit reached for requests.",
@@ -111,7 +109,9 @@ MAX_COUNT = 1_000_000_000  # rate-limit requests, `times`: beyond it a fault wou
 MAX_WINDOW_SECONDS = 86_400.0  # a rate-limit window of a day at most
 
 
-def _number(value: Any, name: str, kind: type = float, low: float | None = None, high: float | None = None) -> Any:
+def _field_number(
+    value: Any, name: str, kind: type = float, low: float | None = None, high: float | None = None
+) -> Any:
     try:
         if isinstance(value, bool):
             raise ValueError
@@ -141,8 +141,8 @@ def parse_rate_limit(value: Any) -> RateLimit:
     else:
         requests, seconds = value, 60
     return RateLimit(
-        _number(requests, "rate_limit.requests", int, 1, MAX_COUNT),
-        _number(seconds, "rate_limit.seconds", float, 0.001, MAX_WINDOW_SECONDS),
+        _field_number(requests, "rate_limit.requests", int, 1, MAX_COUNT),
+        _field_number(seconds, "rate_limit.seconds", float, 0.001, MAX_WINDOW_SECONDS),
     )
 
 
@@ -182,17 +182,17 @@ def parse_rule(data: Mapping[str, Any], salt: str | None = None) -> FaultRule:
         raise FaultError("faults cannot target the control API (/__mock/...).", "path")
     status = data.get("status")
     if status is not None:
-        status = _number(status, "status", int)
+        status = _field_number(status, "status", int)
         if status not in ERROR_STATUSES:
             raise FaultError(f"fault field 'status' must be one of {sorted(ERROR_STATUSES)}, got {status}.", "status")
     rate_limit = parse_rate_limit(data["rate_limit"]) if data.get("rate_limit") is not None else None
-    latency_ms = _number(data.get("latency_ms", 0), "latency_ms", int, 0, 60_000)
+    latency_ms = _field_number(data.get("latency_ms", 0), "latency_ms", int, 0, 60_000)
     if status is None and rate_limit is None and latency_ms == 0:
         raise FaultError("a fault needs at least one of 'status', 'rate_limit' or 'latency_ms'.")
     retry_after = data.get("retry_after")
     if retry_after is not None:
         # Integer seconds >= 1: what HTTP allows and what the SDKs honour without rounding to zero.
-        retry_after = _number(retry_after, "retry_after", int, 1, 3600)
+        retry_after = _field_number(retry_after, "retry_after", int, 1, 3600)
     times = data.get("times")
     owner = data.get("owner")
     api_key = str(data["api_key"]) if data.get("api_key") else None
@@ -202,9 +202,9 @@ def parse_rule(data: Mapping[str, Any], salt: str | None = None) -> FaultRule:
         method=method,
         path=path,
         status=status,
-        probability=_number(data.get("probability", 1.0), "probability", float, 0, 1),
+        probability=_field_number(data.get("probability", 1.0), "probability", float, 0, 1),
         latency_ms=latency_ms,
-        times=_number(times, "times", int, 1, MAX_COUNT) if times is not None else None,
+        times=_field_number(times, "times", int, 1, MAX_COUNT) if times is not None else None,
         retry_after=retry_after,
         rate_limit=rate_limit,
         owner=str(owner) if owner else None,
@@ -308,7 +308,7 @@ class FaultBook:
         salt: str,
     ) -> None:
         self.store = store
-        self.salt = salt  # of key fingerprints (mockserver.core.videos.owner_of)
+        self.salt = salt  # of key fingerprints (core/keys.owner_of)
         self.startup = tuple(startup)
         self.seed = seed
         self._wall_time = wall_time  # wall time, not monotonic: windows are shared between processes
@@ -374,7 +374,7 @@ class FaultBook:
                 compiled = self._compiled[doc["nonce"]] = _Compiled(rule, _path_regex(rule.path))
             active.append(compiled)
         if len(self._compiled) > 2 * len(active) + 64:  # forget removed rules, so the cache stays small
-            self._compiled = {doc["nonce"]: c for doc, c in zip(docs, active)}
+            self._compiled = {doc["nonce"]: c for doc, c in zip(docs, active, strict=True)}
         return active
 
     def decide(self, method: str, path: str, request_headers: Iterable[tuple[bytes, bytes]]) -> Decision | None:
@@ -384,7 +384,7 @@ class FaultBook:
         active = self._active()
         if not active:
             return None
-        owner = _owner_from_headers(request_headers, self.salt)  # only worked out when some rule might care
+        owner = owner_of_request(request_headers, self.salt)  # only worked out when some rule might care
         latency = 0
         fired: list[str] = []  # ids of the rules that acted, for the journal
         added: list[tuple[str, str]] = []
@@ -460,22 +460,6 @@ class FaultBook:
             ("x-ratelimit-reset-requests", _duration(reset_in)),
         ]
         return None
-
-
-def _owner_from_headers(headers: Iterable[tuple[bytes, bytes]], salt: str) -> str:
-    for name, value in headers:
-        if name == b"authorization":
-            owner = _owner_of_authorization(value, salt)
-            if owner != ANONYMOUS:
-                return owner
-    return ANONYMOUS
-
-
-@functools.lru_cache(maxsize=256)
-def _owner_of_authorization(value: bytes, salt: str) -> str:
-    # Cached by the raw header, as owner_of is by key: a client sends the same one on every request.
-    key = bearer_key(value)
-    return owner_of(key, salt) if key is not None else ANONYMOUS
 
 
 def startup_rules(

@@ -3,8 +3,8 @@
 Each entry holds method, path, query, headers (API keys masked, the admin token never shown), the
 body as the handler parsed it (form fields or JSON; uploads as filename, type, size and sha256,
 never their bytes), the response status, and the fingerprint of the caller's key so that a test
-sharing a server can filter its own requests. The handlers leave the parsed body on
-`scope["state"]` (see inputs.parse_body); the journal never reads or parses a body itself.
+sharing a server can filter its own requests. The request pipeline hands over the body the handler
+parsed (see inputs.parse_body); the journal never reads or parses a body itself.
 Control-API calls (`/__mock/...`) are not journaled.
 """
 
@@ -21,18 +21,14 @@ from urllib.parse import parse_qs
 
 from starlette.types import Scope
 
-from mockserver.config import DEFAULT_JOURNAL_SIZE
-from mockserver.control.faults import ANONYMOUS
+from mockserver.core.keys import ANONYMOUS, caller, is_credential_header, mask
 from mockserver.core.throttle import LogThrottle
-from mockserver.core.videos import owner_of
-from mockserver.http.auth import is_credential_header, mask
 from mockserver.store import Store
 
 log = logging.getLogger("mockserver")
 _THROTTLE = LogThrottle()
 
-STATE_BODY = "journal_body"  # scope["state"] keys the handlers fill in
-STATE_UPLOADS = "journal_uploads"
+DEFAULT_JOURNAL_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -47,7 +43,7 @@ class Entry:
     body: dict[str, Any] | None
     uploads: dict[str, dict[str, Any]]
     status: int
-    owner: str  # fingerprint of the API key (`mockserver.service.owner_of`), or "anonymous"
+    owner: str  # fingerprint of the API key (`mockserver.core.keys.owner_of`), or "anonymous"
     key: str | None  # the key masked, e.g. "sk-...abcd"
     request_id: str | None
     fault: str | None  # the id of the injected fault that answered or delayed it
@@ -56,7 +52,7 @@ class Entry:
         return asdict(self)
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a microsecond more per request
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ is slower, and one is made per request
 class RawEntry:
     """What the request pipeline saw, before masking and decoding: cheap to take on the hot path.
 
@@ -104,7 +100,7 @@ class Journal:
 
     A store no other process reads (`memory:`) does not need them: there the entries live in a ring
     of this object's own. An entry is written on every request, and a keyed, ordered document per
-    entry (a key string, a node, a lock taken) measurably slowed the poll path.
+    entry (a key string, a node, a lock taken) would cost the poll path.
     """
 
     KIND = "journal"
@@ -115,7 +111,7 @@ class Journal:
         if size < 0:
             raise ValueError("journal size must be >= 0")
         self.store = store
-        self.salt = salt  # of key fingerprints (mockserver.core.videos.owner_of)
+        self.salt = salt  # of key fingerprints (core/keys.owner_of)
         self.size = size
         self.admin_token = admin_token
         # The ring holds RawEntry fields as plain tuples, and Entry objects (webhook deliveries).
@@ -135,9 +131,19 @@ class Journal:
         self.store.put_doc(self.KIND, str(entry.seq), entry.to_json(), keep=self.size)
 
     def record(
-        self, scope: Scope, status: int, started: tuple[float, float], request_id: str, fault: str | None
+        self,
+        scope: Scope,
+        status: int,
+        started: tuple[float, float],
+        request_id: str,
+        fault: str | None,
+        *,
+        body: dict[str, Any] | None = None,
+        uploads: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         """One API request as its response starts; `started` is (wall, virtual) time when it arrived.
+
+        `body` and `uploads` are what the handler parsed (the journal never reads a body itself).
 
         The request pipeline calls this before the response goes out, so a client that has its
         answer finds the request here, whichever worker it asks. A store that fails to take the
@@ -145,7 +151,6 @@ class Journal:
         """
         if not self.size:
             return
-        state = scope.get("state") or {}
         try:
             # A RawEntry's fields, in order. The server's header list is kept, not copied: it is made
             # for this request and nothing changes it after (the pipeline and handlers only read it).
@@ -157,15 +162,15 @@ class Journal:
                 scope["path"],
                 scope.get("query_string", b""),
                 scope.get("headers", ()),
-                state.get(STATE_BODY),
-                state.get(STATE_UPLOADS),
+                body,
+                uploads or None,
                 status,
                 request_id,
                 fault,
             )
             if self._ring is not None:
-                # A plain tuple: this runs on every request, and in the running server each call
-                # and object made here showed in the poll throughput. Masked when read.
+                # A plain tuple: this runs on every request, where each call and object made costs
+                # poll throughput. Masked when read.
                 self._ring.append(fields)  # deque.append is atomic: no lock
             else:  # nothing unmasked leaves the process
                 self.append(RawEntry(*fields).entry(self.admin_token, self.salt))
@@ -227,7 +232,8 @@ class Journal:
                 return self.store.delete_docs(self.KIND)
             return self.store.delete_docs(self.KIND, [str(e.seq) for e in self._entries() if e.owner == owner])
         before = list(self._ring)
-        kept = [] if owner is None else [r for r, e in zip(before, self._entries_of(before)) if e.owner != owner]
+        pairs = zip(before, self._entries_of(before), strict=True)
+        kept = [] if owner is None else [record for record, entry in pairs if entry.owner != owner]
         self._ring.clear()
         self._ring.extend(kept)
         return len(before) - len(kept)
@@ -245,8 +251,8 @@ def _masked_headers(
             secret = token.strip() if scheme.lower() == "bearer" else value.strip()
             if admin_token and secret == admin_token:
                 value = f"{scheme} ***" if token else "***"  # the admin token is never shown, not even in part
-            elif name == "authorization" and scheme.lower() == "bearer" and secret:
-                owner, key = owner_of(secret, salt), mask(secret)
+            elif name == "authorization" and (found := caller(value_bytes, salt)) is not None:
+                owner, key = found.owner, mask(found.key)
                 value = f"Bearer {key}"
             else:
                 value = mask(value)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import secrets
@@ -34,21 +35,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
-
-from mockserver.control.journal import Entry
+from mockserver.control.journal import Entry, Journal
 from mockserver.control.lanes import QUEUE_LIMIT, Lanes, bounded
+from mockserver.core.clock import Clock
 from mockserver.core.errors import APIError, bad_request
 from mockserver.core.jobs import Job
 from mockserver.core.throttle import LogThrottle
-from mockserver.store import StoreError
+from mockserver.store import Store, StoreError
 
 if TYPE_CHECKING:
     import httpx
-
-    from mockserver.http.app import Server
 
 log = logging.getLogger("mockserver.control.webhooks")
 _STORE_LOG = LogThrottle()
@@ -86,7 +82,47 @@ def check_secret(secret: Any, param: str = "secret") -> str:
     return secret
 
 
-def _new_id(prefix: str) -> str:
+@dataclass(frozen=True)
+class WebhookSettings:
+    """`serve --webhook-url/--webhook-secret` and the config file's `webhooks:` section."""
+
+    urls: tuple[str, ...] = ()  # start-up endpoints: every job's event goes to each
+    secret: str | None = None  # None: generated at start (and printed by `serve`)
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    backoff_seconds: float = DEFAULT_BACKOFF_SECONDS
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+
+    @classmethod
+    def parse(cls, section: Any, urls: Iterable[str] = (), secret: str | None = None) -> WebhookSettings:
+        """The config file's mapping (urls, secret, max_attempts, backoff_seconds, timeout_seconds), flags on top.
+
+        Raises ValueError naming what is wrong.
+        """
+        if section is None:
+            section = {}
+        if not isinstance(section, dict):
+            raise ValueError(
+                "webhooks: must be a mapping (urls, secret, max_attempts, backoff_seconds, timeout_seconds)"
+            )
+        secret = secret or section.get("secret")
+        if secret is not None:
+            try:
+                check_secret(secret)
+            except APIError as exc:
+                raise ValueError(f"--webhook-secret: {exc.message}") from None
+        try:
+            return cls(
+                urls=(*(str(url) for url in section.get("urls") or ()), *urls),
+                secret=secret,
+                max_attempts=int(section.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
+                backoff_seconds=float(section.get("backoff_seconds", DEFAULT_BACKOFF_SECONDS)),
+                timeout_seconds=float(section.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)),
+            )
+        except (TypeError, ValueError):
+            raise ValueError("webhooks: max_attempts, backoff_seconds and timeout_seconds must be numbers") from None
+
+
+def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(12)}"
 
 
@@ -193,16 +229,16 @@ class WebhookDispatcher:
 
     REGISTRATIONS, FAULTS, DELIVERIES = "webhooks", "webhook_faults", "deliveries"
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.store = server.store
-        settings: dict[str, Any] = dict(server.config.extra.get("webhooks") or {})
-        self.max_attempts = int(settings.get("max_attempts", DEFAULT_MAX_ATTEMPTS))
-        self.backoff_seconds = float(settings.get("backoff_seconds", DEFAULT_BACKOFF_SECONDS))
-        self.timeout_seconds = float(settings.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
-        self.startup_urls = [str(url) for url in settings.get("urls") or ()]
+    def __init__(self, store: Store, clock: Clock, journal: Journal, settings: WebhookSettings) -> None:
+        self.store = store
+        self.clock = clock
+        self.journal = journal
+        self.max_attempts = settings.max_attempts
+        self.backoff_seconds = settings.backoff_seconds
+        self.timeout_seconds = settings.timeout_seconds
+        self.startup_urls = list(settings.urls)
         # `serve` puts a generated secret into the configuration its workers get, so all sign alike.
-        self.secret: str | None = settings.get("secret") or (generate_secret() if self.startup_urls else None)
+        self.secret: str | None = settings.secret or (generate_secret() if self.startup_urls else None)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -229,7 +265,7 @@ class WebhookDispatcher:
         timeout_seconds: float | None = None,
     ) -> Registration:
         reg = Registration(
-            _new_id("we"),
+            new_id("we"),
             url,
             secret,
             owner,
@@ -366,10 +402,8 @@ class WebhookDispatcher:
 
     async def _sleep(self, seconds: float) -> None:
         assert self._wake is not None
-        try:
+        with contextlib.suppress(TimeoutError):  # woken early or not: either way, look again
             await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, seconds))
-        except TimeoutError:
-            pass
 
     def _seconds_to_next(self) -> float:
         try:
@@ -378,13 +412,13 @@ class WebhookDispatcher:
             return MAX_SLEEP_SECONDS
         if finish is None:
             return MAX_SLEEP_SECONDS
-        settings = self.server.clock.settings
+        settings = self.clock.settings
         if settings.frozen or settings.speed == 0:
             return MAX_SLEEP_SECONDS  # only an advance (which wakes us) can move time
-        return min(MAX_SLEEP_SECONDS, (finish - self.server.clock.now()) / settings.speed)
+        return min(MAX_SLEEP_SECONDS, (finish - self.clock.now()) / settings.speed)
 
     def _announce_due(self) -> None:
-        now = self.server.clock.now()
+        now = self.clock.now()
         while True:
             due = self.store.claim_due(now, limit=_CLAIM_BATCH)
             regs = list(self.registrations.values()) if due else []
@@ -400,7 +434,7 @@ class WebhookDispatcher:
         if not regs:
             return
         event = {
-            "id": _new_id("evt"),
+            "id": new_id("evt"),
             "object": "event",
             "created_at": int(now),
             "type": "video.failed" if job.outcome.failed else "video.completed",
@@ -408,7 +442,7 @@ class WebhookDispatcher:
         }
         for reg in regs:
             fault = self._take_fault(reg)
-            delivery = Delivery(_new_id("wh"), event, reg, job.owner, fault.mode if fault else None)
+            delivery = Delivery(new_id("wh"), event, reg, job.owner, fault.mode if fault else None)
             self._send(delivery, delay=fault.delay_seconds if fault and fault.mode == "late" else 0.0)
             if fault and fault.mode == "duplicate":
                 self._send(
@@ -445,7 +479,7 @@ class WebhookDispatcher:
         self, client: httpx.AsyncClient, delivery: Delivery, delay: float, after: Delivery | None
     ) -> None:
         # httpx and standardwebhooks are imported by the first delivery, not at start-up: most fakes
-        # never send a webhook, and the two are a tenth of the server's start-up time.
+        # never send a webhook, and importing the two would slow every start-up.
         import httpx
         from standardwebhooks import Webhook
 
@@ -500,12 +534,12 @@ class WebhookDispatcher:
 
     def _journal(self, delivery: Delivery, headers: dict[str, str], record: dict[str, Any]) -> None:
         # Outgoing calls are journaled beside incoming ones; the absolute URL as `path` tells them apart.
-        journal = self.server.journal
+        journal = self.journal
         journal.append(
             Entry(
                 seq=journal.next_seq(),
                 time=record["at"],
-                virtual_time=self.server.clock.now(),
+                virtual_time=self.clock.now(),
                 method="POST",
                 path=delivery.registration.url,
                 query={},
@@ -554,146 +588,3 @@ def lifespan(dispatcher: WebhookDispatcher) -> Any:
             await dispatcher.stop()
 
     return run
-
-
-# -- control routes: /__mock/webhooks -----------------------------------------------------
-
-
-def _positive(data: dict[str, Any], name: str, *, high: float, integer: bool = False, above_zero: bool = False) -> Any:
-    value = data.get(name)
-    if value is None:
-        return None
-    low_ok = value > 0 if above_zero else value >= 0
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not low_ok
-        or value > high
-        or (integer and (value != int(value) or value < 1))
-    ):
-        kind = "a whole number >= 1" if integer else "a number > 0" if above_zero else "a number >= 0"
-        raise bad_request(
-            f"'{name}' must be {kind} and at most {high:g}, got {value!r}.", param=name, code="invalid_value"
-        )
-    return int(value) if integer else float(value)
-
-
-def _endpoint_url(value: Any) -> str:
-    """An absolute http(s) URL with a host, as httpx will send to it."""
-    import httpx
-
-    hint = (
-        'Send {"url": "http://127.0.0.1:9000/hook"}, optionally with "secret", "api_key", "max_attempts", '
-        '"backoff_seconds", "timeout_seconds".'
-    )
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")) or len(value) > MAX_URL_CHARS:
-        raise bad_request(hint, param="url")
-    try:
-        url = httpx.URL(value)
-    except (httpx.InvalidURL, ValueError, UnicodeError):
-        raise bad_request(f"{value[:100]!r} is not a URL httpx can send to. {hint}", param="url") from None
-    if not url.host or " " in value:
-        raise bad_request(f"{value[:100]!r} has no host. {hint}", param="url")
-    return value
-
-
-class WebhookRoutes:
-    def __init__(self, server: Server) -> None:
-        self.server = server
-
-    @property
-    def dispatcher(self) -> WebhookDispatcher:
-        return self.server.webhooks
-
-    def routes(self) -> list[BaseRoute]:
-        from mockserver.control.routes import check_access
-
-        def guarded(handler: Any) -> Any:
-            async def run(request: Request) -> Response:
-                check_access(self.server, request)
-                return await handler(request)
-
-            return run
-
-        return [
-            Route("/__mock/webhooks", guarded(self.endpoints), methods=["GET", "POST", "DELETE"]),
-            Route("/__mock/webhooks/deliveries", guarded(self.deliveries), methods=["GET"]),
-            Route("/__mock/webhooks/faults", guarded(self.faults), methods=["GET", "POST", "DELETE"]),
-            Route("/__mock/webhooks/{endpoint_id}", guarded(self.delete_endpoint), methods=["DELETE"]),
-        ]
-
-    async def endpoints(self, request: Request) -> Response:
-        from mockserver.control.routes import _json_object, _owner
-
-        dispatcher = self.dispatcher
-        if request.method == "POST":
-            data = await _json_object(request)
-            url = _endpoint_url(data.get("url"))
-            secret = check_secret(data["secret"]) if data.get("secret") is not None else generate_secret()
-            reg = dispatcher.register(
-                url,
-                secret,
-                owner=_owner(data, request),
-                max_attempts=_positive(data, "max_attempts", high=MAX_ATTEMPTS, integer=True),
-                backoff_seconds=_positive(data, "backoff_seconds", high=MAX_BACKOFF_SECONDS),
-                timeout_seconds=_positive(data, "timeout_seconds", high=MAX_TIMEOUT_SECONDS, above_zero=True),
-            )
-            return JSONResponse(reg.to_json(), status_code=201)
-        owner = _owner(None, request)
-        regs = [r for r in dispatcher.registrations.values() if owner is None or r.owner == owner]
-        if request.method == "DELETE":
-            dispatcher.unregister([r.id for r in regs if not r.startup])
-            regs = [r for r in regs if r.startup]
-        return JSONResponse({"object": "list", "data": [r.to_json() for r in regs]})
-
-    async def delete_endpoint(self, request: Request) -> Response:
-        endpoint_id = request.path_params["endpoint_id"]
-        if not self.dispatcher.unregister([endpoint_id]):
-            raise APIError(
-                404,
-                f"No webhook endpoint {endpoint_id!r}; GET /__mock/webhooks lists them.",
-                code="webhook_not_found",
-                param="endpoint_id",
-            )
-        return JSONResponse({"id": endpoint_id, "deleted": True})
-
-    async def deliveries(self, request: Request) -> Response:
-        from mockserver.control.routes import _owner
-
-        query = request.query_params
-        found = self.dispatcher.find(
-            endpoint=query.get("endpoint") or None, video_id=query.get("video_id") or None, owner=_owner(None, request)
-        )
-        return JSONResponse({"object": "list", "data": [{k: v for k, v in d.items() if k != "owner"} for d in found]})
-
-    async def faults(self, request: Request) -> Response:
-        from mockserver.control.routes import _json_object
-
-        dispatcher = self.dispatcher
-        if request.method == "POST":
-            data = await _json_object(request)
-            mode = data.get("mode")
-            if mode not in FAULT_MODES:
-                raise bad_request(
-                    f"'mode' must be one of {', '.join(FAULT_MODES)}; got {mode!r}.", param="mode", code="invalid_value"
-                )
-            endpoint = data.get("endpoint")
-            if endpoint is not None and (not isinstance(endpoint, str) or endpoint not in dispatcher.registrations):
-                raise bad_request(f"No webhook endpoint {endpoint!r}.", param="endpoint")
-            delay = _positive(data, "delay_seconds", high=MAX_LATE_SECONDS)
-            fault = Fault(
-                _new_id("whf"),
-                mode,
-                _positive(data, "count", high=MAX_FAULT_COUNT, integer=True) or 1,
-                DEFAULT_LATE_SECONDS if delay is None else delay,
-                endpoint,
-            )
-            dispatcher.add_fault(fault)
-            return JSONResponse(fault.to_json(), status_code=201)
-        if request.method == "DELETE":
-            dispatcher.clear_faults()
-        return JSONResponse({"object": "list", "data": [f.to_json() for f in dispatcher.faults]})
-
-
-def webhook_routes(server: Server) -> Iterable[BaseRoute]:
-    return WebhookRoutes(server).routes()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextvars import ContextVar, Token
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -28,9 +27,6 @@ class ClockSettings:
         return self.anchor_virtual + (real - self.anchor_real) * self.speed
 
 
-# With a shared store every read of the settings is a query; a request reads them once and keeps
-# them here, which also gives each request one consistent time base.
-_PINNED: ContextVar[tuple[Clock, ClockSettings] | None] = ContextVar("mockserver_clock", default=None)
 REAL_TIME = ClockSettings(anchor_real=0.0, anchor_virtual=0.0)  # virtual time = real time
 
 
@@ -52,23 +48,25 @@ class Clock:
         self._shared = bool(getattr(store, "shared", False))
         self._real_time = real_time
         self._cached: tuple[Any, ClockSettings] = (None, REAL_TIME)
+        self._pinned: ClockSettings | None = None  # see `for_request`
 
     @property
     def settings(self) -> ClockSettings:
-        if not self._shared:  # only a shared store's settings are pinned (a read there is a query)
-            return self._load()
-        pinned = _PINNED.get()
-        if pinned is not None and pinned[0] is self:
-            return pinned[1]
-        return self._load()
+        pinned = self._pinned
+        return self._load() if pinned is None else pinned
 
-    def pin(self) -> Token[tuple[Clock, ClockSettings] | None]:
-        """Read the settings once for the rest of this request (the request pipeline, shared stores)."""
-        return _PINNED.set((self, self._load()))
+    def for_request(self) -> Clock:
+        """The clock one request uses: with a shared store, this one with its settings read once.
 
-    @staticmethod
-    def unpin(token: Token[tuple[Clock, ClockSettings] | None]) -> None:
-        _PINNED.reset(token)
+        There every read of the settings is a query; reading them once also gives the request one
+        consistent time base. A change the request makes is seen by the rest of it. A memory store's
+        settings are a dict lookup, so its requests use this clock itself.
+        """
+        if not self._shared:
+            return self
+        pinned = Clock(self._store, self._real_time)
+        pinned._pinned = self._load()
+        return pinned
 
     def _load(self) -> ClockSettings:
         doc = self._store.get_doc(self.KIND, self.ID)
@@ -96,15 +94,22 @@ class Clock:
             return (asdict(new) if new is not None else None), (new or REAL_TIME)
 
         settings: ClockSettings = self._store.update(self.KIND, self.ID, change)
-        if _PINNED.get() is not None:
-            _PINNED.set((self, settings))  # the rest of this request sees its own change
+        if self._pinned is not None:
+            self._pinned = settings  # the rest of this request sees its own change
         return settings
 
-    def _reanchor(self, **changes: float | bool) -> ClockSettings:
+    def _reanchor(self, *, speed: float | None = None, frozen: bool | None = None) -> ClockSettings:
         # Re-anchoring at "now" keeps virtual time continuous across every change of speed or freeze.
-        return self._change(
-            lambda current, real: replace(current, anchor_real=real, anchor_virtual=current.at(real), **changes)
-        )
+        def reanchored(current: ClockSettings, real: float) -> ClockSettings:
+            return replace(
+                current,
+                anchor_real=real,
+                anchor_virtual=current.at(real),
+                speed=current.speed if speed is None else speed,
+                frozen=current.frozen if frozen is None else frozen,
+            )
+
+        return self._change(reanchored)
 
     def freeze(self) -> ClockSettings:
         return self._reanchor(frozen=True)

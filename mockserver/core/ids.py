@@ -10,6 +10,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
+from typing import Protocol
+
+
+class IdSource(Protocol):
+    """What needs new ids asks this: the factory below, or a dialect's format over it (profiles.ProfileIds)."""
+
+    def new(self, prefix: str) -> str: ...
 
 
 class IdFactory:

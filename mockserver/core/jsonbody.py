@@ -115,11 +115,11 @@ def _unserializable(value: Any) -> Any:
 def _c_encoder() -> Callable[[Any], str] | None:
     """CPython's C encoder with Starlette's JSONResponse options, made once.
 
-    json.JSONEncoder.encode builds a new C encoder (and a dict for its cycle check) on every call;
-    that was a third of encoding a Video on the poll path. The documents written here (responses,
-    store documents) are plain data built by this code and never cyclic, so the check has nothing
-    to find. None where the
-    interpreter has no C encoder or it takes other arguments (then the json module is used).
+    json.JSONEncoder.encode builds a new C encoder (and a dict for its cycle check) on every call,
+    a large part of encoding a small document. The documents written here (responses, store
+    documents) are plain data built by this code and never cyclic, so the check has nothing to
+    find. None where the interpreter has no C encoder or it takes other arguments (then the json
+    module is used).
     """
     try:
         from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]

@@ -172,7 +172,8 @@ class MediaLibrary:
         missing = [v for v in MEDIA_TYPES if not (self._videos if v == "video" else self._images[v])]
         if missing:
             raise FixturesMissingError(
-                f"Media fixtures directory {self.root} has no {', '.join(missing)} files; generate them with: python {GENERATOR}"
+                f"Media fixtures directory {self.root} has no {', '.join(missing)} files; generate them with: python "
+                f"{GENERATOR}"
             )
         # Sorted once so fallbacks pick deterministically.
         self._video_sizes = sorted(self._videos, key=_size_key)

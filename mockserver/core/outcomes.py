@@ -27,14 +27,16 @@ _CODE = re.compile(r"^[a-z0-9_.\-]{1,64}$")
 
 
 @dataclass(frozen=True)
-class Script:
+class ScriptedOutcome:
     """What a test asked for; None means "the server's default"."""
 
     outcome: Outcome | None = None
     duration: float | None = None  # total seconds from creation to a terminal state
 
-    def merged_over(self, other: Script) -> Script:
-        return Script(self.outcome or other.outcome, self.duration if self.duration is not None else other.duration)
+    def merged_over(self, other: ScriptedOutcome) -> ScriptedOutcome:
+        return ScriptedOutcome(
+            self.outcome or other.outcome, self.duration if self.duration is not None else other.duration
+        )
 
     def to_json(self) -> dict[str, object]:
         return {"outcome": self.outcome.describe() if self.outcome else None, "duration": self.duration}
@@ -49,7 +51,7 @@ class Script:
         }
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Script:
+    def from_record(cls, record: dict[str, Any]) -> ScriptedOutcome:
         outcome = record.get("outcome")
         return cls(Outcome(**outcome) if outcome else None, record.get("duration"))
 
@@ -89,27 +91,27 @@ def parse_duration(text: str, *, param: str = DURATION_HEADER) -> float:
     return value
 
 
-def from_headers(headers: Mapping[str, str]) -> Script:
+def from_headers(headers: Mapping[str, str]) -> ScriptedOutcome:
     outcome = headers.get(OUTCOME_HEADER)
     duration = headers.get(DURATION_HEADER)
-    return Script(
+    return ScriptedOutcome(
         parse_outcome(outcome) if outcome else None,
         parse_duration(duration) if duration else None,
     )
 
 
-def from_prompt(prompt: str | None) -> Script:
-    script = Script()
+def from_prompt(prompt: str | None) -> ScriptedOutcome:
+    script = ScriptedOutcome()
     for marker in _MARKER.findall(prompt or ""):
         marker = marker.strip()
         if marker.startswith("duration="):
-            script = Script(script.outcome, parse_duration(marker.removeprefix("duration="), param="prompt"))
+            script = ScriptedOutcome(script.outcome, parse_duration(marker.removeprefix("duration="), param="prompt"))
         else:
-            script = Script(parse_outcome(marker, param="prompt"), script.duration)
+            script = ScriptedOutcome(parse_outcome(marker, param="prompt"), script.duration)
     return script
 
 
-class ScriptQueue:
+class OutcomeQueue:
     """FIFO queues of scripts for the next creates that did not choose their own, kept in the store.
 
     One queue per API key (by fingerprint) plus a shared one. A create takes from its own key's
@@ -124,13 +126,13 @@ class ScriptQueue:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def push(self, *scripts: Script, owner: str | None = None) -> int:
+    def push(self, *scripts: ScriptedOutcome, owner: str | None = None) -> int:
         items = [s.to_record(owner) for s in scripts]
         return self._store.update(
             self.KIND, owner or self.SHARED, lambda queue: ([*(queue or []), *items], len(queue or []) + len(items))
         )
 
-    def _pop_from(self, name: str) -> Script | None:
+    def _pop_from(self, name: str) -> ScriptedOutcome | None:
         # Every create without a script asks two queues, usually empty: a read says so without the
         # atomic read-modify-write (on Redis, a read and a compare-and-set each). Nothing can be
         # taken from an empty queue, so skipping then is safe however workers race.
@@ -143,23 +145,23 @@ class ScriptQueue:
             return (queue[1:] or None), queue[0]  # an emptied queue is deleted, not kept as []
 
         record = self._store.update(self.KIND, name, take)
-        return Script.from_record(record) if record is not None else None
+        return ScriptedOutcome.from_record(record) if record is not None else None
 
-    def pop(self, owner: str | None = None) -> Script | None:
+    def pop(self, owner: str | None = None) -> ScriptedOutcome | None:
         own = self._pop_from(owner) if owner is not None else None
         return own or self._pop_from(self.SHARED)
 
-    def pending(self, owner: str | None = None) -> list[Script]:
+    def pending(self, owner: str | None = None) -> list[ScriptedOutcome]:
         """The shared queue (owner None), or one key's own queue."""
-        return [Script.from_record(r) for r in self._store.get_doc(self.KIND, owner or self.SHARED) or []]
+        return [ScriptedOutcome.from_record(r) for r in self._store.get_doc(self.KIND, owner or self.SHARED) or []]
 
-    def pending_by_owner(self) -> dict[str, list[Script]]:
+    def pending_by_owner(self) -> dict[str, list[ScriptedOutcome]]:
         # `docs` returns documents without their ids, so each record carries its queue's owner.
-        by_owner: dict[str, list[Script]] = {}
+        by_owner: dict[str, list[ScriptedOutcome]] = {}
         for queue in self._store.docs(self.KIND):
             for record in queue:
                 if record["owner"] is not None:
-                    by_owner.setdefault(record["owner"], []).append(Script.from_record(record))
+                    by_owner.setdefault(record["owner"], []).append(ScriptedOutcome.from_record(record))
         return by_owner
 
     def clear(self, owner: str | None = None) -> None:

@@ -6,8 +6,6 @@ into wire shapes (see wire.py).
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import math
 import secrets
 from collections.abc import Mapping
@@ -16,10 +14,10 @@ from typing import Any, NamedTuple
 
 from mockserver.core.clock import Clock, ClockSettings
 from mockserver.core.errors import APIError, not_found
-from mockserver.core.ids import IdFactory
+from mockserver.core.ids import IdSource
 from mockserver.core.jobs import Job, JobState, Outcome, Phase, state
 from mockserver.core.media import MediaFile, MediaLibrary
-from mockserver.core.outcomes import Script, ScriptQueue
+from mockserver.core.outcomes import OutcomeQueue, ScriptedOutcome
 from mockserver.store import Character, Page, Store
 from mockserver.store.base import character_from_json, character_to_json
 
@@ -49,7 +47,7 @@ class TimingPlan:
     def for_model(self, model: str) -> Timing:
         return self.timings.get(model) or self.timings["*"]
 
-    def plan(self, model: str, seconds: str, script: Script) -> tuple[float, float]:
+    def plan(self, model: str, seconds: str, script: ScriptedOutcome) -> tuple[float, float]:
         if script.duration is not None:
             # An explicit duration is what the test asked for, so --speed does not scale it.
             return script.duration * 0.25, script.duration * 0.75
@@ -65,18 +63,6 @@ def _clip_seconds(seconds: str) -> float:
         return 4.0
 
 
-@functools.lru_cache(maxsize=256)
-def owner_of(api_key: str, salt: str) -> str:
-    """Jobs are keyed by a fingerprint so that the key itself is never stored.
-
-    Salted with the store's `salt` (`key_salt`): a fingerprint in a journal or a report cannot be
-    looked up in a table of SHA-256 values, nor matched with the same key's on another fake.
-    """
-    # Cached: auth, the fault injector and the journal each need it on every request, and a
-    # test suite uses a handful of keys. Bounded, so a client cycling keys cannot grow it.
-    return hashlib.sha256(f"{salt}:{api_key}".encode()).hexdigest()[:24]
-
-
 SALT_KIND, SALT_ID = "settings", "key_salt"
 
 
@@ -85,14 +71,6 @@ def key_salt(store: Store) -> str:
     fresh = secrets.token_hex(16)
     salt: str = store.update(SALT_KIND, SALT_ID, lambda doc: (doc or fresh, doc or fresh))
     return salt
-
-
-def bearer_key(authorization: bytes) -> str | None:
-    """The key in an `Authorization: Bearer <key>` value as sent; None for any other value."""
-    scheme, _, token = authorization.decode("latin-1").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
 
 
 class JobView(NamedTuple):
@@ -110,16 +88,22 @@ class VideoService:
         store: Store,
         clock: Clock,
         media: MediaLibrary,
-        ids: IdFactory,
+        ids: IdSource,
         timing: TimingPlan,
-        scripts: ScriptQueue,
+        outcomes: OutcomeQueue,
     ) -> None:
         self.store = store
         self.clock = clock
         self.media = media
         self.ids = ids
         self.timing = timing
-        self.scripts = scripts
+        self.outcomes = outcomes
+
+    def with_clock(self, clock: Clock) -> VideoService:
+        """This service, reading the time from `clock` (one request's: see Clock.for_request)."""
+        if clock is self.clock:
+            return self
+        return VideoService(self.store, clock, self.media, self.ids, self.timing, self.outcomes)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -146,13 +130,13 @@ class VideoService:
         prompt: str | None,
         size: str,
         seconds: str,
-        script: Script,
+        script: ScriptedOutcome,
         source: Job | None = None,
         extras: Mapping[str, Any] | None = None,
     ) -> JobView:
         # Headers and prompt markers win; only a create that chose nothing takes from the queue.
-        if script == Script():
-            script = self.scripts.pop(owner) or script
+        if script == ScriptedOutcome():
+            script = self.outcomes.pop(owner) or script
         queue_seconds, render_seconds = self.timing.plan(model, seconds, script)
         job = Job(
             id=self.ids.new("video"),
@@ -205,7 +189,8 @@ class VideoService:
         if phase is not Phase.COMPLETED:
             raise APIError(
                 409,
-                f"Video '{video_id}' is not ready yet (status {phase.value}, {view.state.progress}% done). Poll it until it is completed.",
+                f"Video '{video_id}' is not ready yet (status {phase.value}, {view.state.progress}% done). Poll it "
+                "until it is completed.",
                 code="video_not_ready",
                 param="video_id",
                 headers=NOT_READY_HEADERS,
@@ -225,7 +210,8 @@ class VideoService:
             # Officially, delete is for "a completed or failed video".
             raise APIError(
                 409,
-                f"Video '{video_id}' is still {view.state.phase.value}; only a completed or failed video can be deleted.",
+                f"Video '{video_id}' is still {view.state.phase.value}; only a completed or failed video can be "
+                "deleted.",
                 code="video_not_ready",
                 param="video_id",
                 headers=NOT_READY_HEADERS,

@@ -1,5 +1,6 @@
-"""The HTTP surface: the app and its one request pipeline, the video API's handlers, inputs and wire shapes.
+"""The HTTP surface: the app and its Server, the one request pipeline, the one routing table, the video
+API's handlers, auth, the inputs they validate against the contract and the wire shapes they answer with.
 
-May import: `core`, `store`, `contract`, `profiles` and `control` (whose routes and per-request faults and
-journal the app mounts). Nothing below imports `http`.
+May import: `core`, `store`, `contract`, `profiles`, `control` (whose guard, faults and journal the
+pipeline applies, and whose routes the app mounts) and `config`. Nothing but start-up imports `http`.
 """

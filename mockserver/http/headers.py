@@ -12,7 +12,7 @@ import time
 OPENAI_VERSION = "2020-10-01"
 _VERSION_HEADER = (b"openai-version", OPENAI_VERSION.encode())
 # Request ids only need to be unique, not unguessable: a PRNG seeded once from the OS avoids a
-# getrandom() system call on every request (secrets.token_hex), which showed up in poll profiles.
+# getrandom() system call on every request (secrets.token_hex).
 _request_ids = random.Random()
 os.register_at_fork(after_in_child=_request_ids.seed)  # forked workers must not repeat each other's ids
 

@@ -32,10 +32,17 @@ class Upload:
 
 @dataclass
 class Body:
-    values: dict[str, Any]
+    values: dict[str, Any]  # validated, with the contract's defaults filled in
     uploads: dict[str, Upload] = field(default_factory=dict)
-    media_type: str | None = None
+    sent: dict[str, Any] = field(default_factory=dict)  # the values as the client sent them (the journal's)
     known: frozenset[str] = frozenset()  # the fields the contract declares for this body
+
+    def upload_records(self) -> dict[str, dict[str, Any]]:
+        """Each upload as the journal shows it: never its bytes."""
+        return {
+            name: {"filename": u.filename, "content_type": u.content_type, "size": u.size, "sha256": u.sha256}
+            for name, u in self.uploads.items()
+        }
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -74,7 +81,7 @@ def _set_nested(target: dict[str, Any], key: str, value: Any) -> None:
         target[key] = value
         return
     head, _, rest = key.partition("[")
-    parts = [head] + rest[:-1].split("][")
+    parts = [head, *rest[:-1].split("][")]
     if len(parts) > limits.MAX_BRACKET_DEPTH:
         raise bad_request(
             f"Field '{key[:100]}' is nested more than {limits.MAX_BRACKET_DEPTH} levels deep.", param=head
@@ -116,22 +123,12 @@ async def parse_body(request: Request, op: Operation, max_bytes: int) -> Body:
         body = _parse_multipart(request.headers.get("content-type", ""), body_bytes, validator)
     else:
         body = Body(_parse_urlencoded_like(await request.form(), validator))
-    body.media_type = media_type
-    _leave_for_journal(request, body)
+    body.sent = limits.trimmed(body.values)  # for the journal: a new dict, its long strings cut
     body.values = validator.with_defaults(body.values)
     validator.check(body.values)
     limits.check_lengths(body.values, validator.properties)
     body.known = frozenset(validator.properties)
     return body
-
-
-def _leave_for_journal(request: Request, body: Body) -> None:
-    # What the client sent (before defaults), so the request journal need not parse the body again.
-    request.state.journal_body = limits.trimmed(body.values)  # a new dict, its long strings cut
-    request.state.journal_uploads = {
-        name: {"filename": u.filename, "content_type": u.content_type, "size": u.size, "sha256": u.sha256}
-        for name, u in body.uploads.items()
-    }
 
 
 def _parse_json(raw: bytes) -> Body:
@@ -146,7 +143,7 @@ def _parse_json(raw: bytes) -> Body:
     return Body(value)
 
 
-class _Part:
+class _FormPart:
     """One part of a multipart body: its headers, and its content as slices of the body (no copies)."""
 
     __slots__ = ("chunks", "filename", "headers", "name")
@@ -197,13 +194,13 @@ class _Part:
 MAX_PARTS = 256
 
 
-def _split_multipart(content_type: str, body: bytes) -> list[_Part]:
+def _split_multipart(content_type: str, body: bytes) -> list[_FormPart]:
     """Split a multipart body into parts, keeping each part's headers (Starlette drops them for fields)."""
     _, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
     if not boundary:
         raise bad_request("Malformed multipart body: the Content-Type has no boundary.", code="invalid_multipart")
-    parts: list[_Part] = []
+    parts: list[_FormPart] = []
     header_name = bytearray()
     header_value = bytearray()
     view = memoryview(body)
@@ -211,7 +208,7 @@ def _split_multipart(content_type: str, body: bytes) -> list[_Part]:
     def on_part_begin() -> None:
         if len(parts) >= MAX_PARTS:
             raise bad_request(f"Too many multipart parts (more than {MAX_PARTS}).", code="invalid_multipart")
-        parts.append(_Part())
+        parts.append(_FormPart())
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
         header_name.extend(data[start:end])
@@ -265,7 +262,7 @@ def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator)
         if top in file_fields and "[" not in key and part.filename is None:
             # OpenAPI's default multipart encoding for an object is a JSON part (some clients label
             # it with the field's file type); the SDKs use brackets instead. Both mean the object form.
-            decoded = _json_object(part.data.decode("utf-8", "replace"))
+            decoded = _object_or_none(part.data.decode("utf-8", "replace"))
             if decoded is not None:
                 values[key] = decoded
                 continue
@@ -285,7 +282,8 @@ def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator)
             raise bad_request(f"'{key}' is not valid UTF-8 text.", param=key, code="invalid_encoding") from None
         if top in file_fields and "[" not in key:
             raise bad_request(
-                f"'{key}' must be a file upload (or, where the contract allows, an object in bracket notation such as {key}[image_url]).",
+                f"'{key}' must be a file upload (or, where the contract allows, an object in bracket notation such as "
+                f"{key}[image_url]).",
                 param=key,
                 code="invalid_type",
             )
@@ -298,7 +296,7 @@ def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator)
     return Body(values, uploads)
 
 
-def _json_object(text: str) -> dict[str, Any] | None:
+def _object_or_none(text: str) -> dict[str, Any] | None:
     if not text.lstrip().startswith("{"):
         return None
     try:

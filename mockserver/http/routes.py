@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -12,15 +12,15 @@ from mockserver.core import jsonbody, outcomes
 from mockserver.core.clock import ClockSettings
 from mockserver.core.errors import bad_request
 from mockserver.core.jobs import Job, seconds_until_change
-from mockserver.core.videos import JobView
+from mockserver.core.videos import JobView, VideoService
 from mockserver.http import limits, wire
 from mockserver.http.downloads import MediaFileResponse
 from mockserver.http.inputs import Body, parse_body, parse_query
+from mockserver.http.routing import Handler
 
 if TYPE_CHECKING:
     from mockserver.http.app import Server
-
-Handler = Callable[[Request], Awaitable[Response]]
+    from mockserver.http.pipeline import Call
 
 POLL_AFTER_HEADER = "openai-poll-after-ms"
 _POLL_AFTER_RAW = POLL_AFTER_HEADER.encode("latin-1")
@@ -68,19 +68,25 @@ class VideoRoutes:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _video_response(self, view: JobView) -> Response:
-        response = CompactJSONResponse(self.server.video_body(view))
+    def _service(self, call: Call) -> VideoService:
+        return self.service.with_clock(call.clock)
+
+    def _video_response(self, view: JobView, request: Request) -> Response:
+        response = CompactJSONResponse(self.server.video_body(view, request.scope))
         remaining = seconds_until_change(view.job, view.now)
         if remaining is not None:
             response.raw_headers.append((_POLL_AFTER_RAW, b"%d" % _poll_after_ms(remaining, view.settings)))
         return response
 
-    async def _body(self, request: Request, method: str, path: str) -> Body:
+    async def _body(self, request: Request, call: Call, method: str, path: str) -> Body:
+        """The validated body of this operation (the contract's validators), noted on `call` for the journal."""
         op = self.contract.find(method, path)
         assert op is not None  # routes exist only for operations the contract has
-        return await parse_body(request, op, self.server.config.max_upload_bytes)
+        body = await parse_body(request, op, self.server.config.max_upload_bytes)
+        call.body, call.uploads = body.sent, body.upload_records()
+        return body
 
-    def _script(self, request: Request, prompt: str | None) -> outcomes.Script:
+    def _script(self, request: Request, prompt: str | None) -> outcomes.ScriptedOutcome:
         return outcomes.from_headers(request.headers).merged_over(outcomes.from_prompt(prompt))
 
     def _extras(self, body: Body, stored: tuple[str, ...]) -> dict[str, Any]:
@@ -91,13 +97,13 @@ class VideoRoutes:
 
     # -- handlers --------------------------------------------------------------------------
 
-    async def create(self, request: Request) -> Response:
+    async def create(self, request: Request, call: Call) -> Response:
         owner, rules = self.server.auth.authenticate(request)
-        body = await self._body(request, "POST", "/videos")
+        body = await self._body(request, call, "POST", "/videos")
         values = body.values
         model = str(values.get("model", "sora-2"))
         self.server.auth.check_model(rules, model)
-        view = self.service.create(
+        view = self._service(call).create(
             owner,
             model=model,
             prompt=values.get("prompt"),
@@ -106,30 +112,31 @@ class VideoRoutes:
             script=self._script(request, values.get("prompt")),
             extras=self._extras(body, ("model", "prompt", "size", "seconds")),
         )
-        return self._video_response(view)
+        return self._video_response(view, request)
 
-    async def retrieve(self, request: Request) -> Response:
+    async def retrieve(self, request: Request, call: Call) -> Response:
         owner, _ = self.server.auth.authenticate(request)
-        return self._video_response(self.service.get(owner, request.path_params["video_id"]))
+        return self._video_response(self._service(call).get(owner, request.path_params["video_id"]), request)
 
-    async def list(self, request: Request) -> Response:
+    async def list(self, request: Request, call: Call) -> Response:
         owner, _ = self.server.auth.authenticate(request)
         op = self.contract.find("GET", "/videos")
         assert op is not None
         query = parse_query(request, op)
         limit = int(query.get("limit", 20))
-        page, now = self.service.page(
+        service = self._service(call)
+        page, _ = service.page(
             owner, after=query.get("after") or None, limit=limit, descending=query.get("order", "desc") != "asc"
         )
-        items = [self.server.render_video(self.service.view(job)) for job in page.jobs]
+        items = [self.server.render_video(service.view(job), request.scope) for job in page.jobs]
         return CompactJSONResponse(wire.video_list(items, page.has_more))
 
-    async def delete(self, request: Request) -> Response:
+    async def delete(self, request: Request, call: Call) -> Response:
         owner, _ = self.server.auth.authenticate(request)
-        job = self.service.delete(owner, request.path_params["video_id"])
+        job = self._service(call).delete(owner, request.path_params["video_id"])
         return CompactJSONResponse(wire.deleted(job))
 
-    async def content(self, request: Request) -> Response:
+    async def content(self, request: Request, call: Call) -> Response:
         owner, _ = self.server.auth.authenticate(request)
         op = self.contract.find("GET", "/videos/{video_id}/content")
         assert op is not None
@@ -141,7 +148,7 @@ class VideoRoutes:
                 param="variant",
             )
         video_id = request.path_params["video_id"]
-        media = self.service.content(owner, video_id, variant)
+        media = self._service(call).content(owner, video_id, variant)
         return MediaFileResponse(
             media.path,
             media_type=media.media_type,
@@ -149,13 +156,13 @@ class VideoRoutes:
             content_disposition_type="attachment",
         )
 
-    async def remix(self, request: Request) -> Response:
+    async def remix(self, request: Request, call: Call) -> Response:
         owner, rules = self.server.auth.authenticate(request)
-        source = self.service.completed_source(owner, request.path_params["video_id"])
-        body = await self._body(request, "POST", "/videos/{video_id}/remix")
+        source = self._service(call).completed_source(owner, request.path_params["video_id"])
+        body = await self._body(request, call, "POST", "/videos/{video_id}/remix")
         self.server.auth.check_model(rules, source.model)
         prompt = body.values.get("prompt")
-        view = self.service.create(
+        view = self._service(call).create(
             owner,
             model=source.model,
             prompt=prompt,
@@ -164,20 +171,20 @@ class VideoRoutes:
             script=self._script(request, prompt),
             source=source,
         )
-        return self._video_response(view)
+        return self._video_response(view, request)
 
     async def _derived(
-        self, request: Request, path: str, seconds: Callable[[Job | None, dict[str, Any]], str]
+        self, request: Request, call: Call, path: str, seconds: Callable[[Job | None, dict[str, Any]], str]
     ) -> Response:
         """Edits and extensions: a new job built on a completed video given by id, or on an upload."""
         owner, rules = self.server.auth.authenticate(request)
-        body = await self._body(request, "POST", path)
-        source = self._source_from(owner, body)
+        body = await self._body(request, call, "POST", path)
+        source = self._source_from(call, owner, body)
         # The API infers the model from a source video; an uploaded video needs it set explicitly.
         model = source.model if source else str(body.values.get("model", "sora-2"))
         self.server.auth.check_model(rules, model)
         prompt = body.values.get("prompt")
-        view = self.service.create(
+        view = self._service(call).create(
             owner,
             model=model,
             prompt=prompt,
@@ -186,39 +193,40 @@ class VideoRoutes:
             script=self._script(request, prompt),
             source=source,
         )
-        return self._video_response(view)
+        return self._video_response(view, request)
 
-    async def edit(self, request: Request) -> Response:
+    async def edit(self, request: Request, call: Call) -> Response:
         return await self._derived(
             request,
+            call,
             "/videos/edits",
             lambda source, values: source.seconds if source else str(values.get("seconds", "4")),
         )
 
-    async def extend(self, request: Request) -> Response:
+    async def extend(self, request: Request, call: Call) -> Response:
         def stitched(source: Job | None, values: dict[str, Any]) -> str:
             extension = str(values.get("seconds", "4"))
-            return self.service.extended_seconds(source, extension) if source else extension
+            return VideoService.extended_seconds(source, extension) if source else extension
 
-        return await self._derived(request, "/videos/extensions", stitched)
+        return await self._derived(request, call, "/videos/extensions", stitched)
 
-    def _source_from(self, owner: str, body: Body) -> Job | None:
+    def _source_from(self, call: Call, owner: str, body: Body) -> Job | None:
         video = body.values.get("video")
         if isinstance(video, dict) and "id" in video:
-            return self.service.completed_source(owner, str(video["id"]))
+            return self._service(call).completed_source(owner, str(video["id"]))
         return None  # an uploaded video file: a new job with no source in this server
 
-    async def create_character(self, request: Request) -> Response:
+    async def create_character(self, request: Request, call: Call) -> Response:
         owner, _ = self.server.auth.authenticate(request)
-        body = await self._body(request, "POST", "/videos/characters")
+        body = await self._body(request, call, "POST", "/videos/characters")
         return CompactJSONResponse(
-            wire.character(self.service.create_character(owner, str(body.values.get("name", ""))))
+            wire.character(self._service(call).create_character(owner, str(body.values.get("name", ""))))
         )
 
-    async def get_character(self, request: Request) -> Response:
+    async def get_character(self, request: Request, call: Call) -> Response:
         owner, _ = self.server.auth.authenticate(request)
         return CompactJSONResponse(
-            wire.character(self.service.get_character(owner, request.path_params["character_id"]))
+            wire.character(self._service(call).get_character(owner, request.path_params["character_id"]))
         )
 
 

@@ -1,55 +1,74 @@
-"""Which contract operation a request is, without Starlette's Router: path template -> method -> value.
+"""The one routing table of the video API: which contract operation a request is, or why none is.
 
-On the poll path Starlette's routing cost more than the handler: the Router tries every route in
-turn, and each endpoint runs inside `request_response` and two layers of exception handling. The
-tables here are compiled once from the same operations the Router's API routes are built from, and
-match the same way (the same regexes, in the same order, literal paths first; a GET serves HEAD),
-so a request is the same operation whichever looks at it. The request pipeline answers the hits;
-anything else goes on to the Router unchanged.
+Compiled once from the contract's operations (literal paths before templates, so /videos/edits is
+not a video called "edits"; a GET serves HEAD). The request pipeline answers every request under
+the API from this table: the operation's handler, 405 with Allow for a known path and a wrong
+method, a redirect for a trailing slash too many or too few. Starlette's Router has only the
+control API and /openapi.*; it answers 404 for whatever neither knows.
+
+Starlette's own path compiler makes the regexes, so `{video_id}` matches as a Starlette Route would.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from starlette.convertors import Convertor, StringConvertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import compile_path
+from starlette.types import Scope
 
-Handler = Callable[[Request], Awaitable[Response]]
-ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
-V = TypeVar("V")  # what an operation maps to (the pipeline: its label and handler)
+if TYPE_CHECKING:
+    from mockserver.http.pipeline import Call
+
+Handler = Callable[[Request, "Call"], Awaitable[Response]]
 
 
-class _Template(Generic[V]):
+class Endpoint(NamedTuple):
+    """One operation of the contract as this server serves it."""
+
+    label: str  # "GET /videos/{video_id}": how dialects name it
+    handler: Handler | None  # None: the contract has it and this server does not (a 404)
+
+
+class _Template:
     """One path template of one method: its regex and, when not plain strings, its converters."""
 
-    __slots__ = ("convertors", "depth", "handler", "regex")
+    __slots__ = ("convertors", "depth", "endpoint", "regex")
 
-    def __init__(self, path: str, handler: V) -> None:
+    def __init__(self, path: str, endpoint: Endpoint) -> None:
         self.depth = path.count("/")  # a plain parameter is one segment: only paths this deep can match
         regex, _, convertors = compile_path(path)
         self.regex: re.Pattern[str] = regex
         # Plain `{name}` parameters need no conversion; skip the loop for them.
         plain = all(type(c) is StringConvertor for c in convertors.values())
         self.convertors: dict[str, Convertor[object]] | None = None if plain else convertors
-        self.handler = handler
+        self.endpoint = endpoint
+
+    def match(self, path: str) -> dict[str, Any] | None:
+        found = self.regex.match(path)
+        if found is None:
+            return None
+        params: dict[str, Any] = found.groupdict()
+        if self.convertors is not None:
+            params = {name: self.convertors[name].convert(value) for name, value in params.items()}
+        return params
 
 
-class _MethodTable(Generic[V]):
-    """The operations of one method, in the Router's order: literal paths, then templates."""
+class _MethodTable:
+    """The operations of one method: literal paths, then templates (by depth when all are plain)."""
 
     __slots__ = ("by_depth", "literal", "templates")
 
     def __init__(self) -> None:
-        self.literal: dict[str, V] = {}
-        self.templates: list[_Template[V]] = []
+        self.literal: dict[str, Endpoint] = {}
+        self.templates: list[_Template] = []
         # The templates by depth, in order, when all their parameters are plain (one segment each):
         # a poll then tries one regex, not every template of its method. None: try them all.
-        self.by_depth: dict[int, list[_Template[V]]] | None = None
+        self.by_depth: dict[int, list[_Template]] | None = None
 
     def index(self) -> None:
         if all(template.convertors is None for template in self.templates):
@@ -57,43 +76,55 @@ class _MethodTable(Generic[V]):
             for template in self.templates:
                 self.by_depth.setdefault(template.depth, []).append(template)
 
-
-OperationTables = dict[str, _MethodTable[V]]
-
-
-def compile_operations(operations: Mapping[str, Mapping[str, V]]) -> OperationTables[V]:
-    """`{"/v1/videos/{video_id}": {"GET": handler, ...}, ...}` -> method -> table.
-
-    The order of `operations` is the Router's order; a GET serves HEAD too, as a Starlette Route does.
-    """
-    tables: OperationTables[V] = {}
-    for path, methods in operations.items():
-        for method, handler in methods.items():
-            for served in (method, "HEAD") if method == "GET" else (method,):
-                table = tables.setdefault(served, _MethodTable())
-                if "{" in path:
-                    table.templates.append(_Template(path, handler))
-                elif path not in table.literal:
-                    table.literal[path] = handler
-    for table in tables.values():
-        table.index()
-    return tables
-
-
-def match_operation(tables: OperationTables[V], method: str, path: str) -> tuple[V, dict[str, Any]] | None:
-    """What `method path` maps to, with its path parameters; None when no operation matches."""
-    table = tables.get(method)
-    if table is None:
+    def match(self, path: str) -> tuple[Endpoint, dict[str, Any]] | None:
+        endpoint = self.literal.get(path)
+        if endpoint is not None:
+            return endpoint, {}
+        templates = self.templates if self.by_depth is None else self.by_depth.get(path.count("/"), ())
+        for template in templates:
+            params = template.match(path)
+            if params is not None:
+                return template.endpoint, params
         return None
-    handler = table.literal.get(path)
-    if handler is not None:
-        return handler, {}
-    templates = table.templates if table.by_depth is None else table.by_depth.get(path.count("/"), ())
-    for template in templates:
-        found = template.regex.match(path)
-        if found is not None:
-            params: dict[str, Any] = found.groupdict()
-            if template.convertors is not None:
-                params = {name: template.convertors[name].convert(value) for name, value in params.items()}
-            return template.handler, params
-    return None
+
+
+class OperationTable:
+    def __init__(self, operations: Iterable[tuple[str, str, Endpoint]]) -> None:
+        """`operations`: (method, full path template, endpoint), literal paths first."""
+        self._methods: dict[str, _MethodTable] = {}
+        # Each served path with its methods, in order: a wrong method gets the Allow of the first path
+        # that matches, as a Starlette Router of one Route per path would say.
+        self._paths: dict[str, tuple[re.Pattern[str] | None, list[str]]] = {}
+        for method, path, endpoint in operations:
+            for served in (method, "HEAD") if method == "GET" else (method,):
+                table = self._methods.setdefault(served, _MethodTable())
+                if "{" in path:
+                    table.templates.append(_Template(path, endpoint))
+                elif path not in table.literal:
+                    table.literal[path] = endpoint
+                if endpoint.handler is not None:
+                    regex = compile_path(path)[0] if "{" in path else None
+                    self._paths.setdefault(path, (regex, []))[1].append(served)
+        for table in self._methods.values():
+            table.index()
+
+    def match(self, method: str, path: str) -> tuple[Endpoint, dict[str, Any]] | None:
+        """What `method path` is, with its path parameters; None when no operation matches."""
+        table = self._methods.get(method)
+        return None if table is None else table.match(path)
+
+    def allowed(self, path: str) -> list[str]:
+        """The methods served on `path` (for a 405's Allow); [] for a path no operation has."""
+        for template, (regex, methods) in self._paths.items():
+            if (regex.match(path) is not None) if regex is not None else template == path:
+                return methods
+        return []
+
+
+def route_path(scope: Scope) -> str:
+    """The path the table matches: the request's, without the ASGI root_path it was mounted under."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :]
+    return path

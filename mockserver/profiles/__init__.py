@@ -1,28 +1,46 @@
 """Real-world dialects of the video API, each a documented transform of the reference behaviour.
 
-`mockserver serve --profile NAME` applies one; `mockserver profiles` lists them. Each module holds
-one dialect and the conformance checks its deviations must trip (EXPECTED_CONFORMANCE_FAILURES:
-check name -> the deviation that trips it, checks of severity `error` and `deviation` alike).
+`mockserver serve --profile NAME` applies one; `mockserver profiles` lists them. A dialect is one
+module of this package, found by its file name (`vllm_omni.py` is `--profile vllm-omni`); nothing
+else registers it. The module holds:
+
+- `PROFILE`: its Profile subclass (base.py says what each hook may change);
+- `EXPECTED_CONFORMANCE_FAILURES`: check name -> the deviation that trips it, the checks
+  `mockserver conform` must report against it (severity `error` and `deviation` alike);
+- `EXPECTED_PYTHON_SDK`: its cell of the compatibility matrix for the official Python SDK
+  (docs/compat-matrix.md), what the suite holds a real SDK run to.
+
+May import: `core` (jobs, ids) and `contract` (the vocabulary). Never `http` or `control`: the
+server calls a profile's hooks, a profile never calls the server.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
 from mockserver.profiles.base import Profile, ProfileError, ProfileIds, RenderContext
 
-# name -> module, in the order `mockserver profiles` lists them.
-MODULES: dict[str, str] = {
-    "reference": "mockserver.profiles.reference",  # the contract as written
-    "docs": "mockserver.profiles.docs",  # the docs page: processing, top-level url, quality
-    "newapi": "mockserver.profiles.newapi",  # new-api's code: task_ ids, metadata.url, 400 task_not_exist, no list/delete
-    "omnimaas": "mockserver.profiles.omnimaas",  # processing/succeeded, integer seconds
-    "aihubmix": "mockserver.profiles.aihubmix",  # base64-JSON ids, duration/width/height
-    "vllm-omni": "mockserver.profiles.vllm_omni",  # video_gen_ ids, inference extras
-}
+_NOT_DIALECTS = frozenset({"base", "command"})
+# The contract as written, then the docs page as written; the gateways follow by name.
+_FIRST = ("reference", "docs")
+
+
+def _modules() -> dict[str, str]:
+    """name -> module, in the order `mockserver profiles` lists them; no module is imported to find them."""
+    found = {
+        info.name.replace("_", "-"): f"{__name__}.{info.name}"
+        for info in pkgutil.iter_modules(__path__)
+        if info.name not in _NOT_DIALECTS and not info.name.startswith("_")
+    }
+    order = [*(name for name in _FIRST if name in found), *sorted(name for name in found if name not in _FIRST)]
+    return {name: found[name] for name in order}
+
+
+MODULES: dict[str, str] = _modules()
 NAMES: tuple[str, ...] = tuple(MODULES)
 
 
@@ -50,6 +68,12 @@ def expected_conformance_failures(name: str) -> dict[str, str]:
     return failures
 
 
+def expected_python_sdk(name: str) -> str:
+    """What the unmodified official Python SDK does against this profile: its compatibility-matrix cell."""
+    cell: str = module(name).EXPECTED_PYTHON_SDK
+    return cell
+
+
 __all__ = [
     "MODULES",
     "NAMES",
@@ -58,6 +82,7 @@ __all__ = [
     "ProfileIds",
     "RenderContext",
     "expected_conformance_failures",
+    "expected_python_sdk",
     "load",
     "module",
     "profile_class",

@@ -25,7 +25,7 @@ class AiHubMix(Profile):
         "ids are URL-safe base64 of a JSON object, e.g. eyJwcm92aWRlciI6ImFpaHVibWl4Ii... (no `video_` prefix)",
         "every Video carries `duration` (integer seconds), `width` and `height` (integers, from `size`)",
     )
-    source = "aihubmix.mintlify.app/en/api/Video-Gen (see gateways.md section 3)"
+    source = "aihubmix.mintlify.app/en/api/Video-Gen; docs.aihubmix.com/en/api/Video-Gen"
 
     def new_id(self, ids: IdFactory, prefix: str) -> str:
         payload = json.dumps(
@@ -52,3 +52,7 @@ EXPECTED_CONFORMANCE_FAILURES: dict[str, str] = {
     "id_format": "(deviation) ids are base64 JSON (`eyJ...`), not `video_<hex>`",
     "undeclared_fields": "(deviation) every Video carries `duration`, `width`, `height`",
 }
+
+# The official Python SDK (create_and_poll, then download_content) against this profile: its cell in
+# docs/compat-matrix.md, which the suite checks with a real SDK run.
+EXPECTED_PYTHON_SDK = "works"

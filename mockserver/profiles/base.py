@@ -11,14 +11,13 @@ the server's); it only changes *how the server says it*:
 - ``unserved``      operations of the contract the dialect does not have, answered as ``unknown_route``;
 - ``response_headers`` headers the dialect adds to a response.
 
-The server calls these hooks in one place each (mockserver/app.py: ``Server``; the last two in
-mockserver/pipeline.py, with the helpers below), so a dialect is read top to bottom in its own
+The server calls these hooks in one place each (mockserver/http/app.py: ``Server``; the last two
+in mockserver/http/pipeline.py, with the helpers below), so a dialect is read top to bottom in its own
 module rather than found in branches spread through the handlers.
 """
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import json
 from collections.abc import Mapping
@@ -27,7 +26,6 @@ from typing import Any, ClassVar
 
 from starlette.types import Message, Scope, Send
 
-from mockserver.config import ConfigError
 from mockserver.contract.loading import Vocabulary
 from mockserver.core.ids import IdFactory
 from mockserver.core.jobs import Job, JobState, Phase
@@ -35,7 +33,7 @@ from mockserver.core.jobs import Job, JobState, Phase
 Document = dict[str, Any]
 
 
-class ProfileError(ConfigError):
+class ProfileError(ValueError):
     """An unknown profile or a bad profile option; `serve` prints it and exits 2."""
 
 
@@ -50,34 +48,13 @@ class RenderContext:
         return f"{self.origin}{self.base_path}/videos/{video_id}/content"
 
 
-# The scope of the request being answered; its origin is worked out only when a renderer asks.
-_request: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("mockserver_request_scope", default=None)
-
-
-def request_origin() -> str:
-    """scheme://host[:port] as the client addressed the request being answered."""
-    scope = _request.get()
-    if scope is None:
-        return "http://127.0.0.1"
+def request_origin(scope: Scope) -> str:
+    """scheme://host[:port] as the client addressed the request being answered (`scope`)."""
     host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), None)
     if host is None and scope.get("server"):
         name, port = scope["server"]
         host = f"{name}:{port}"
     return f"{scope.get('scheme', 'http')}://{host or '127.0.0.1'}"
-
-
-def remember_request(scope: Scope) -> None:
-    """Keep the request being answered, for `request_origin` (the request pipeline calls this).
-
-    The Video renderer is called far from the request object; every request runs in its own task,
-    so the context variable never leaks between requests.
-    """
-    _request.set(scope)
-
-
-def renders_urls(profile: Profile) -> bool:
-    """Whether a dialect's Video may hold absolute URLs, so its requests must be remembered."""
-    return type(profile).video is not Profile.video
 
 
 def with_dialect_headers(send: Send, profile: Profile, operation: str) -> Send:
@@ -197,15 +174,11 @@ class Profile:
 
 
 class ProfileIds:
-    """The server's id source with the profile's id format; service.py keeps calling `.new(prefix)`."""
+    """The server's id source with the profile's id format (an IdSource, as the videos service needs)."""
 
     def __init__(self, factory: IdFactory, profile: Profile) -> None:
         self.factory = factory
         self.profile = profile
-
-    @property
-    def seed(self) -> int | None:
-        return self.factory.seed
 
     def new(self, prefix: str) -> str:
         return self.profile.new_id(self.factory, prefix)

@@ -12,7 +12,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="mockserver profiles",
         description="List the real-world dialects `mockserver serve --profile NAME` can speak.",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="also list every deviation, options and sources")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also list every deviation, option and source, and the checks conform reports",
+    )
     args = p.parse_args(argv)
     width = max(map(len, profiles.NAMES))
     for name in profiles.NAMES:
@@ -26,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
             if cls.spec:
                 print(f"{'':<{width}}    contract: --spec {cls.spec}")
             print(f"{'':<{width}}    source: {cls.source}")
+            for check, deviation in profiles.expected_conformance_failures(name).items():
+                print(f"{'':<{width}}    conform reports {check}: {deviation}")
     if not args.verbose:
         print("\nmockserver serve --profile NAME   (mockserver profiles --verbose lists every deviation)")
     return 0

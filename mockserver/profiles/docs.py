@@ -19,7 +19,8 @@ class Docs(Profile):
     name = "docs"
     summary = "the docs page as written: status `processing`, top-level `url` and `quality`, errors without `param`"
     changes = (
-        "serves openapi/docs.yaml (unless --spec names a contract other than reference), so the running phase is `processing`",
+        "serves openapi/docs.yaml (unless --spec names a contract other than reference), so the running phase is "
+        "`processing`",
         'every Video carries `quality: "standard"` (the docs\' example value)',
         "a completed Video carries a top-level `url`: this server's /content URL",
         'error bodies are {"error": {message, type, code}} with the docs\' error types and no `param`',
@@ -44,9 +45,11 @@ PROFILE = Docs
 # `deviation` (mockserver/conformance/dialect_checks.py) are reported without failing the run.
 EXPECTED_CONFORMANCE_FAILURES: dict[str, str] = {
     "status_vocabulary": "a running job says `processing`",
-    "optional_extras": "(deviation) every Video carries `quality`, a completed one a top-level `url`: extras the contract only permits",
+    "optional_extras": "(deviation) every Video carries `quality`, a completed one a top-level `url`: extras the "
+    "contract only permits",
     "video_schema": "`processing` is outside the enum; empty completed_at/expires_at/error are omitted, not null",
-    "required_fields": "docs.yaml does not require completed_at, expires_at, error, prompt, remixed_from_video_id, so they are left out",
+    "required_fields": "docs.yaml does not require completed_at, expires_at, error, prompt, remixed_from_video_id, so "
+    "they are left out",
     "error_envelope": "errors carry no `param`",
     "response_schema_conformance": "(schemathesis) error bodies lack the required `param`",
     "listed_after_create": "the docs page has no GET /v1/videos: 405",
@@ -56,3 +59,11 @@ EXPECTED_CONFORMANCE_FAILURES: dict[str, str] = {
     "status_code_conformance": "(schemathesis) 405 is undocumented for the operations the docs lack",
     "positive_data_acceptance": "(schemathesis) a JSON create body is refused: the docs page documents multipart only",
 }
+
+# The official Python SDK (create_and_poll, then download_content) against this profile: its cell in
+# docs/compat-matrix.md, which the suite checks with a real SDK run.
+# create_and_poll keeps polling only while the status is queued/in_progress, so `processing` ends the
+# wait before the video exists, and the download that follows is refused.
+EXPECTED_PYTHON_SDK = (
+    "create_and_poll returned status=processing; download_content raised ConflictError 409 video_not_ready"
+)

@@ -1,6 +1,6 @@
 """`newapi`: what QuantumNous/new-api's code does (not what its docs say; that is `docs`).
 
-From gateways.md section 1 (dto/openai_video.go, relay/relay_task.go, controller/video_proxy.go):
+From QuantumNous/new-api's code (dto/openai_video.go, relay/relay_task.go, controller/video_proxy.go):
 
 - ids are public task ids `task_...`, repeated in the legacy `task_id` field ("兼容旧接口 待废弃");
 - the Go DTO has `omitempty` on seconds, size, completed_at, expires_at, remixed_from_video_id,
@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from mockserver.core.ids import IdFactory
 from mockserver.core.jobs import Job, JobState, Phase
@@ -54,7 +55,7 @@ DTO_FIELDS = (
     "metadata",
 )
 ALWAYS_PRESENT = frozenset({"id", "object", "model", "status", "progress", "created_at"})  # no `omitempty`
-# Operations router/video-router.go does not register (gateways.md section 1.1).
+# Operations new-api's router/video-router.go @01f6839be8a4 does not register.
 UNSERVED = frozenset(
     {
         ("GET", "/videos"),
@@ -85,17 +86,19 @@ class NewApi(Profile):
         "a completed Video carries `metadata.url` (the /content URL) and `usage`",
         'GET /v1/videos/{unknown} is HTTP 400 {"code":"task_not_exist","message":...,"data":null}',
         '/content: 404 {"error":{"message":"Task not found",...}}; 400 "Task is not completed yet" before completion',
-        'no list, delete, edits, extensions or characters: 404 {"error":{"message":"Invalid URL (GET /v1/videos)",...}}, before auth',
-        'submits carry X-New-Api-Other-Ratios: {"seconds":4,"size":1}; /content carries Cache-Control: public, max-age=86400',
+        'no list, delete, edits, extensions or characters: 404 {"error":{"message":"Invalid URL (GET '
+        '/v1/videos)",...}}, before auth',
+        'submits carry X-New-Api-Other-Ratios: {"seconds":4,"size":1}; /content carries Cache-Control: public, '
+        "max-age=86400",
         "option kling_ms_timestamps=true: kling-* models get millisecond created_at/completed_at",
     )
     source = (
-        "QuantumNous/new-api router/video-router.go, dto/openai_video.go, relay/relay_task.go, controller/video_proxy.go, "
-        "controller/relay.go RelayNotFound (gateways.md section 1)"
+        "github.com/QuantumNous/new-api: router/video-router.go, dto/openai_video.go, relay/relay_task.go, "
+        "controller/video_proxy.go, controller/relay.go RelayNotFound"
     )
     unserved = UNSERVED
     headers_need_body = SUBMITS
-    options = {
+    options: ClassVar[Mapping[str, str]] = {
         "kling_ms_timestamps": "kling-* models report created_at/completed_at in Unix milliseconds (default false)"
     }
 
@@ -126,7 +129,7 @@ class NewApi(Profile):
         }
 
     def error(self, status: int, body: Document, *, method: str, path: str) -> tuple[int, Document]:
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        error: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else {}
         code = error.get("code")
         on_content = path.endswith("/content")
         if code in ("unknown_url", "method_not_allowed"):
@@ -182,10 +185,12 @@ EXPECTED_CONFORMANCE_FAILURES: dict[str, str] = {
     "delete_then_404": "there is no DELETE /v1/videos/{id}: 404 Invalid URL",
     "auth_required": "the key is probed on GET /v1/videos, which answers 404 Invalid URL before any auth",
     "missing_required_header": "(schemathesis) the same: 404 instead of 401 on the operations new-api lacks",
-    "status_code_conformance": "(schemathesis) 404 is undocumented for list and the create-like operations new-api lacks",
+    "status_code_conformance": "(schemathesis) 404 is undocumented for list and the create-like operations new-api "
+    "lacks",
     "unsupported_method": "(schemathesis) gin answers an undeclared method (TRACE) with its NoRoute 404, not 405",
     "response_schema_conformance": "(schemathesis) the omitted fields, and error bodies without `error`/`param`",
-    "positive_data_acceptance": "(schemathesis) a schema-valid GET of an id it never issued is refused with 400, not 404",
+    "positive_data_acceptance": "(schemathesis) a schema-valid GET of an id it never issued is refused with 400, not "
+    "404",
 }
 
 # What the option adds when the lifecycle jobs use a `kling-*` model (`conform --model kling-v1`).
@@ -195,3 +200,7 @@ OPTION_CONFORMANCE_FAILURES: dict[str, dict[str, str]] = {
         "completed_at_when_done": "completed_at is the last update, set while the job is still queued or running",
     },
 }
+
+# The official Python SDK (create_and_poll, then download_content) against this profile: its cell in
+# docs/compat-matrix.md, which the suite checks with a real SDK run.
+EXPECTED_PYTHON_SDK = "works"

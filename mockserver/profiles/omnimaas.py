@@ -7,6 +7,9 @@ integer; errors are `{"error": {message, type}}` (404 included). The official Py
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from mockserver.core.jobs import Job, JobState, Phase
 from mockserver.profiles.base import Document, Profile, RenderContext
 
@@ -19,8 +22,12 @@ class OmniMaaS(Profile):
         "`seconds` is an integer (e.g. 4), not a string",
         'error bodies are {"error": {message, type}}: no `param`, no `code`',
     )
-    source = 'OmniMaaS docs page "OpenAI视频格式（Sora）" (see gateways.md section 3)'
-    status_names = {Phase.QUEUED: "processing", Phase.RUNNING: "processing", Phase.COMPLETED: "succeeded"}
+    source = 'OmniMaaS docs page "OpenAI视频格式（Sora）" (API host api.omnimaas.com)'
+    status_names: ClassVar[Mapping[Phase, str]] = {
+        Phase.QUEUED: "processing",
+        Phase.RUNNING: "processing",
+        Phase.COMPLETED: "succeeded",
+    }
 
     def video(self, doc: Document, job: Job, state: JobState, ctx: RenderContext) -> Document:
         seconds = doc.get("seconds")
@@ -46,3 +53,9 @@ EXPECTED_CONFORMANCE_FAILURES: dict[str, str] = {
     "error_envelope": "errors carry neither `param` nor `code`",
     "response_schema_conformance": "(schemathesis) the same, seen by schemathesis",
 }
+
+# The official Python SDK (create_and_poll, then download_content) against this profile: its cell in
+# docs/compat-matrix.md, which the suite checks with a real SDK run.
+# create_and_poll keeps polling only while the status is queued/in_progress, so `processing` ends the
+# wait before the video exists, and the download that follows is refused.
+EXPECTED_PYTHON_SDK = "create_and_poll returned status=processing; download_content raised ConflictError 409"

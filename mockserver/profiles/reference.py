@@ -13,3 +13,7 @@ PROFILE = Reference
 
 # `mockserver conform` against this profile must find nothing, of any severity.
 EXPECTED_CONFORMANCE_FAILURES: dict[str, str] = {}
+
+# The official Python SDK (create_and_poll, then download_content) against this profile: its cell in
+# docs/compat-matrix.md, which the suite checks with a real SDK run.
+EXPECTED_PYTHON_SDK = "works"

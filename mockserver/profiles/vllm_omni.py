@@ -26,7 +26,7 @@ class VllmOmni(Profile):
         'every Video carries quality "default", media_type "video/mp4", prompt, and file_name, '
         "inference_time_s, stage_durations, peak_memory_mb (null / {} / 0.0 until the job has run)",
     )
-    source = "vllm-project/vllm-omni vllm_omni/entrypoints/openai/protocol/videos.py (gateways.md section 3)"
+    source = "github.com/vllm-project/vllm-omni vllm_omni/entrypoints/openai/protocol/videos.py @079d7a560f99"
 
     def new_id(self, ids: IdFactory, prefix: str) -> str:
         return f"video_gen_{hex_part(ids, prefix)}" if prefix == "video" else ids.new(prefix)
@@ -58,3 +58,7 @@ EXPECTED_CONFORMANCE_FAILURES: dict[str, str] = {
     "undeclared_fields": "(deviation) media_type, file_name, inference_time_s, stage_durations, peak_memory_mb",
     "optional_extras": '(deviation) `quality: "default"`, an extra the contract only permits',
 }
+
+# The official Python SDK (create_and_poll, then download_content) against this profile: its cell in
+# docs/compat-matrix.md, which the suite checks with a real SDK run.
+EXPECTED_PYTHON_SDK = "works"

@@ -3,6 +3,8 @@
 parse (page -> sections, tables, examples with line numbers) -> build (OpenAPI 3.1 dict) ->
 overlay (docs -> reference) -> yamlio (deterministic YAML); diff explains docs vs reference;
 command is the `mockserver spec` CLI.
+
+May import: nothing of the server (it runs before there is a contract to serve).
 """
 
 from mockserver.specgen.command import generate, main

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from mockserver.specgen.errors import PageError
-from mockserver.specgen.parse import CurlExample, Operation, Page, Response, Row, Table
+from mockserver.specgen.parse import CurlExample, DocsPage, Response, Row, Section, Table
 
 OPENAPI_VERSION = "3.1.0"
 SECURITY_SCHEME = "ApiKeyAuth"  # the official document's name, so both specs line up
@@ -61,7 +61,7 @@ class _Endpoint:
 
     method: str
     path: str  # with the server prefix already removed
-    sections: list[Operation] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
 
     @property
     def operation_id(self) -> str:
@@ -75,7 +75,7 @@ def operation_id(method: str, path: str) -> str:
     return VERBS.get(method, method.title()) + "".join(_pascal(word) for word in words)
 
 
-def build_document(page: Page, source_name: str, source_text: str) -> dict[str, Any]:
+def build_document(page: DocsPage, source_name: str, source_text: str) -> dict[str, Any]:
     prefix = _server_prefix(page)
     endpoints = _group_endpoints(page, prefix)
     builder = _Builder(page, endpoints)
@@ -100,7 +100,7 @@ def build_document(page: Page, source_name: str, source_text: str) -> dict[str, 
 # -- page-level decisions -------------------------------------------------------------------
 
 
-def _server_prefix(page: Page) -> str:
+def _server_prefix(page: DocsPage) -> str:
     """The leading version segment (`/v1`) every path shares; it moves into `servers`."""
     first_segments = {operation.path.strip("/").split("/")[0] for operation in page.operations}
     if len(first_segments) == 1:
@@ -110,7 +110,7 @@ def _server_prefix(page: Page) -> str:
     return ""
 
 
-def _server(page: Page, prefix: str) -> dict[str, str]:
+def _server(page: DocsPage, prefix: str) -> dict[str, str]:
     hosts = sorted(
         {_origin(example.url) for operation in page.operations for example in operation.request_examples} - {""}
     )
@@ -126,7 +126,7 @@ def _origin(url: str) -> str:
     return f"{parsed.scheme}://{parsed.netloc}" if parsed.netloc else ""
 
 
-def _info_description(page: Page, source_name: str) -> str:
+def _info_description(page: DocsPage, source_name: str) -> str:
     intro = "\n".join(page.intro)
     return (
         f"{intro}\n\nGenerated from the provider's documentation page `{source_name}` by `mockserver spec generate`. "
@@ -135,7 +135,7 @@ def _info_description(page: Page, source_name: str) -> str:
     ).strip()
 
 
-def _group_endpoints(page: Page, prefix: str) -> list[_Endpoint]:
+def _group_endpoints(page: DocsPage, prefix: str) -> list[_Endpoint]:
     endpoints: dict[tuple[str, str], _Endpoint] = {}
     for operation in page.operations:
         path = operation.path.removeprefix(prefix) or "/"
@@ -148,7 +148,7 @@ def _group_endpoints(page: Page, prefix: str) -> list[_Endpoint]:
 
 
 class _Builder:
-    def __init__(self, page: Page, endpoints: list[_Endpoint]) -> None:
+    def __init__(self, page: DocsPage, endpoints: list[_Endpoint]) -> None:
         self.page = page
         self.endpoints = endpoints
         self.schemas: dict[str, Any] = {}
@@ -223,7 +223,7 @@ class _Builder:
         self._check_path_parameters(endpoint, merged)
         return list(merged.values())
 
-    def _parameter(self, row: Row, kind: str, section: Operation) -> dict[str, Any]:
+    def _parameter(self, row: Row, kind: str, section: Section) -> dict[str, Any]:
         parameter: dict[str, Any] = {
             "name": row.name,
             "in": kind,
@@ -293,7 +293,7 @@ class _Builder:
             raise PageError(self.page.source, endpoint.sections[0].line, "operation has no `200 - ...` response")
         return responses
 
-    def _response(self, response: Response, section: Operation) -> dict[str, Any]:
+    def _response(self, response: Response, section: Section) -> dict[str, Any]:
         built: dict[str, Any] = {"description": " ".join([response.description, *response.text])}
         if response.headers is not None:
             built["headers"] = {
@@ -355,7 +355,8 @@ class _Builder:
                         "schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"},
                         "examples": {
                             _error_code(response.example.value, response.status): {
-                                "summary": f"{response.status} - {response.description} (page line {response.example.line})",
+                                "summary": f"{response.status} - {response.description} (page line "
+                                f"{response.example.line})",
                                 "value": response.example.value,
                                 "x-source-line": response.example.line,
                             }
@@ -431,7 +432,7 @@ class _Resource:
         return {name: resource, **extra}
 
 
-def _collect_resources(page: Page) -> dict[str, _Resource]:
+def _collect_resources(page: DocsPage) -> dict[str, _Resource]:
     resources: dict[str, _Resource] = {}
     for operation in page.operations:
         for response in operation.responses:
@@ -563,8 +564,10 @@ def _operation_description(endpoint: _Endpoint) -> str:
     if len(endpoint.sections) > 1:
         where = " and ".join(f"`{s.title}` (line {s.line})" for s in endpoint.sections)
         text += (
-            f"\n\nThe page describes {endpoint.method} {endpoint.sections[0].path} {len(endpoint.sections)} times: {where}. "
-            "They are merged here: the response fields are the union of the sections' tables and every section's example is kept."
+            f"\n\nThe page describes {endpoint.method} {endpoint.sections[0].path} {len(endpoint.sections)} times: "
+            f"{where}. "
+            "They are merged here: the response fields are the union of the sections' tables and every section's "
+            "example is kept."
         )
     return text.strip() or endpoint.sections[0].title
 
@@ -584,7 +587,7 @@ def _merge_response(target: dict[str, Any], other: dict[str, Any]) -> None:
         target.setdefault("headers", {}).setdefault(name, header)
 
 
-def _request_media_type(section: Operation) -> str:
+def _request_media_type(section: Section) -> str:
     headers = section.parameters.get("header")
     for row in headers.rows if headers else ():
         if row.name.lower() == "content-type" and (match := MEDIA_TYPE_RE.search(row.description)):
@@ -602,7 +605,7 @@ def _curl_example(example: CurlExample) -> dict[str, Any]:
     }
 
 
-def _path_example(section: Operation, name: str) -> str | None:
+def _path_example(section: Section, name: str) -> str | None:
     pattern = "^" + re.sub(r"\\\{([^}]+)\\\}", lambda m: f"(?P<{m.group(1)}>[^/]+)", re.escape(section.path)) + "$"
     for example in section.request_examples:
         if match := re.match(pattern, urlparse(example.url).path):
@@ -610,7 +613,7 @@ def _path_example(section: Operation, name: str) -> str | None:
     return None
 
 
-def _example_key(section: Operation, index: int) -> str:
+def _example_key(section: Section, index: int) -> str:
     return section.title if index == 0 else f"{section.title} {index + 1}"
 
 

@@ -192,7 +192,8 @@ def _run_diff(args: argparse.Namespace, out: TextIO) -> int:
         replayed, applied = apply_overlay(docs, load_text(overlay_text, overlay_name), overlay_name, overlay_text)
         if replayed != reference:
             print(
-                f"note: {_display(args.reference)} is not {_display(args.docs)} + {overlay_name}; run `mockserver spec generate`.\n",
+                f"note: {_display(args.reference)} is not {_display(args.docs)} + {overlay_name}; run `mockserver "
+                "spec generate`.\n",
                 file=out,
             )
     report = diff_module.describe(

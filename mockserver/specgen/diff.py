@@ -272,9 +272,10 @@ class _Walker:
             where: Path = (*here, "headers", name)
             if name not in old_headers:
                 required = "required" if header.get("required") else "optional"
+                phrase = self._phrase(self.reference, header.get("schema", {}))
                 section.changes.append(
                     Change(
-                        f"{label} adds {required} header {name}: {self._phrase(self.reference, header.get('schema', {}))}",
+                        f"{label} adds {required} header {name}: {phrase}",
                         where,
                     )
                 )

@@ -20,13 +20,13 @@ import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import yaml
 
 from mockserver.specgen.errors import OverlayError
 
-Key = Union[str, int]
+Key = str | int
 Path = tuple[Key, ...]
 
 
@@ -36,7 +36,7 @@ class _Wildcard:
 
 
 WILDCARD = _Wildcard()
-Segment = Union[str, _Wildcard]
+Segment = str | _Wildcard
 
 _NAME_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$\-]*")
 _QUOTED_RE = re.compile(r"""\[\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")\s*\]""")
@@ -88,7 +88,7 @@ def select(document: Any, segments: list[Segment]) -> list[Path]:
                     next_paths.extend((*path, key) for key in node)
                 elif isinstance(node, list):
                     next_paths.extend((*path, index) for index in range(len(node)))
-            elif isinstance(node, Mapping) and segment in node:
+            elif isinstance(node, Mapping) and isinstance(segment, str) and segment in node:
                 next_paths.append((*path, segment))
         paths = next_paths
     return paths
@@ -189,7 +189,8 @@ def _update(document: Any, path: Path, update: Any, label: str) -> list[Path]:
         return [(*path, len(node) - 1)]
     if not isinstance(node, dict) or not isinstance(update, Mapping):
         raise OverlayError(
-            f"{label}: an update must be an object merged into an object (or an entry appended to an array); here the target is {_kind(node)} and the update is {_kind(update)}"
+            f"{label}: an update must be an object merged into an object (or an entry appended to an array); here the "
+            f"target is {_kind(node)} and the update is {_kind(update)}"
         )
     return _merge(node, update, path, label)
 
@@ -212,7 +213,8 @@ def _merge(target: dict[str, Any], update: Mapping[str, Any], path: Path, label:
         else:
             where = "/".join(str(k) for k in here)
             raise OverlayError(
-                f"{label}: cannot merge {_kind(value)} into {_kind(target[key])} at `{where}`; remove the old value first"
+                f"{label}: cannot merge {_kind(value)} into {_kind(target[key])} at `{where}`; remove the old value "
+                "first"
             )
     return touched
 

@@ -18,7 +18,6 @@ import json
 import re
 import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mockserver.specgen.errors import PageError
@@ -96,7 +95,7 @@ class Response:
 
 
 @dataclass
-class Operation:
+class Section:
     line: int
     title: str
     description: list[str]
@@ -109,25 +108,17 @@ class Operation:
 
 
 @dataclass
-class Page:
+class DocsPage:
     source: str
     title: str
     intro: list[str]
-    operations: list[Operation]
+    operations: list[Section]
     errors: list[Response]
 
 
-def parse_page(text: str, source: str) -> Page:
+def parse_page(text: str, source: str) -> DocsPage:
     """Parse the page text; `source` is the name used in error messages (`name:line: ...`)."""
     return _PageReader(text.splitlines(), source).read()
-
-
-def parse_file(path: Path, display_name: str | None = None) -> Page:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PageError(display_name or str(path), 0, f"cannot read the page: {exc.strerror}") from None
-    return parse_page(text, display_name or path.name)
 
 
 class _PageReader:
@@ -135,7 +126,7 @@ class _PageReader:
         self.lines = [line.rstrip() for line in lines]
         self.source = source
         self.index = 0  # 0-based; line numbers shown to people are index + 1
-        self.operations: list[Operation] = []
+        self.operations: list[Section] = []
         self.errors: list[Response] = []
         self.pending_text: list[tuple[int, str]] = []
         self.label: str | None = None  # the labelled block we are in
@@ -151,7 +142,7 @@ class _PageReader:
         return self.lines[self.index] if self.index < len(self.lines) else None
 
     @property
-    def current(self) -> Operation | None:
+    def current(self) -> Section | None:
         return self.operations[-1] if self.operations else None
 
     def _responses(self) -> list[Response]:
@@ -163,7 +154,7 @@ class _PageReader:
 
     # -- main loop -------------------------------------------------------------------------
 
-    def read(self) -> Page:
+    def read(self) -> DocsPage:
         if not self.lines or not self.lines[0].strip():
             raise self.fail(1, "the page is empty or does not start with a title line")
         title = self.lines[0].strip()
@@ -193,7 +184,7 @@ class _PageReader:
                 self.index += 1
         return self._finish(title)
 
-    def _finish(self, title: str) -> Page:
+    def _finish(self, title: str) -> DocsPage:
         intro = [text for _, text in self.intro]
         if not self.operations:
             raise self.fail(
@@ -204,7 +195,7 @@ class _PageReader:
                 raise self.fail(
                     operation.line, f"operation `{operation.title}` has `{ENDPOINT_LABEL}` but no `METHOD /path` line"
                 )
-        return Page(self.source, title, intro, self.operations, self.errors)
+        return DocsPage(self.source, title, intro, self.operations, self.errors)
 
     # -- blocks ----------------------------------------------------------------------------
 
@@ -216,7 +207,8 @@ class _PageReader:
         elif self.current is None or self.in_errors:
             raise self.fail(
                 number,
-                f"`{label}` appears outside an operation (before the first `{ENDPOINT_LABEL}` or after `{ERRORS_LABEL}`)",
+                f"`{label}` appears outside an operation (before the first `{ENDPOINT_LABEL}` or after "
+                f"`{ERRORS_LABEL}`)",
             )
         self.label = label
 
@@ -233,7 +225,7 @@ class _PageReader:
         else:
             heading = self.pending_text
         line, title = heading[0]
-        self.operations.append(Operation(line, title, [text for _, text in heading[1:]]))
+        self.operations.append(Section(line, title, [text for _, text in heading[1:]]))
         self.pending_text = []
 
     def _set_endpoint(self, match: re.Match[str], number: int) -> None:
@@ -289,7 +281,7 @@ class _PageReader:
     def _row(self, number: int, cells: list[str], columns: list[str], header: list[str]) -> Row:
         if len(cells) != len(columns):
             raise self.fail(number, f"table row has {len(cells)} cells, header has {len(columns)}")
-        values = dict(zip(columns, cells))
+        values = dict(zip(columns, cells, strict=True))
         if not values["name"]:
             raise self.fail(number, "table row has an empty name cell")
         type_word = values["type"]

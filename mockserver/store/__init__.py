@@ -5,6 +5,8 @@
 - `sqlite:///path/to/file.db`: survives restarts; shared by the workers of one host (WAL mode).
 - `redis://host:port/db`: shared by several hosts; `?prefix=NAME` (default `mockserver:`) lets two
   fakes share one Redis without seeing each other.
+
+May import: `mockserver.core`'s records (jobs, jsonbody). Never Starlette, `http` or `control`.
 """
 
 from __future__ import annotations

@@ -46,7 +46,11 @@ class Page:
 
 class Store(Protocol):
     url: str  # for display: never carries a password
-    shared: bool  # other processes may use the same state (so `serve --workers N` is safe)
+    # Other processes may use the same state. True changes four things, each where it is decided:
+    # `serve --workers N` is allowed (cli._check_shared); the journal writes its entries here instead
+    # of a ring of its own (control/journal.py); a request reads the clock's settings once
+    # (core/clock.Clock.for_request); encoded poll bodies are not remembered (http/app.Server.video_body).
+    shared: bool
 
     # -- jobs ------------------------------------------------------------------------------
     def add(self, job: Job) -> None:

@@ -377,7 +377,7 @@ class RedisStore:
         cursor = self._client.hget(self._cursor, job_id)
         if cursor is None:
             return False
-        owner = cursor.decode().partition(" ")[2]
+        owner = (cursor.decode() if isinstance(cursor, bytes) else cursor).partition(" ")[2]
         return bool(self._delete(keys=[self._jobs, self._owner_key(owner), self._due], args=[job_id]))
 
     def page(self, owner: str, *, after: str | None, limit: int, descending: bool) -> Page:
@@ -436,19 +436,25 @@ class RedisStore:
     def docs(self, kind: str) -> list[Any]:
         docs_key, order_key = self._kind_keys(kind)
         with self._client.pipeline(transaction=True) as pipe:
-            order, records = pipe.zrange(order_key, 0, -1).hgetall(docs_key).execute()
+            pipe.zrange(order_key, 0, -1)
+            pipe.hgetall(docs_key)
+            order, records = pipe.execute()
         return [json.loads(records[doc_id]) for doc_id in order if doc_id in records]
 
     def delete_docs(self, kind: str, ids: Iterable[str] | None = None) -> int:
         docs_key, order_key = self._kind_keys(kind)
         with self._client.pipeline(transaction=True) as pipe:
             if ids is None:
-                count, _ = pipe.hlen(docs_key).unlink(docs_key, order_key).execute()
+                pipe.hlen(docs_key)
+                pipe.unlink(docs_key, order_key)
+                count, _ = pipe.execute()
                 return int(count)
             wanted = list(ids)
             if not wanted:
                 return 0
-            count, _ = pipe.hdel(docs_key, *wanted).zrem(order_key, *wanted).execute()
+            pipe.hdel(docs_key, *wanted)
+            pipe.zrem(order_key, *wanted)
+            count, _ = pipe.execute()
             return int(count)
 
     # -- counters --------------------------------------------------------------------------------

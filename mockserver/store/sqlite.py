@@ -167,8 +167,15 @@ class _Transaction:
 # Connections must not cross a fork (SQLite's locks belong to the process that took them): a child
 # forgets the ones it inherited, without closing them under its parent, and opens its own.
 _open_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    for store in list(_open_stores):
+        store._forget_inherited()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: [store._forget_inherited() for store in list(_open_stores)])
+    os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 class SQLiteStore:
@@ -219,7 +226,8 @@ class SQLiteStore:
 
     def _db(self) -> sqlite3.Connection:
         try:
-            return self._local.connection  # type: ignore[no-any-return]
+            connection: sqlite3.Connection = self._local.connection
+            return connection
         except AttributeError:
             return self._connect()
 
@@ -271,7 +279,8 @@ class SQLiteStore:
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise StoreError(
-                f"{str(self.path)!r} was written by a newer mockserver (store schema v{version}; this version knows up to "
+                f"{str(self.path)!r} was written by a newer mockserver (store schema v{version}; this version knows "
+                "up to "
                 f"v{SCHEMA_VERSION}): upgrade mockserver, or point --store at another file"
             )
         return version

@@ -11,17 +11,6 @@ import pytest
 from mockserver import profiles
 from tests.compat import matrix
 
-# What the unmodified official Python SDK does against each dialect. The two early returns are
-# the interoperability failure gateways.md reports: create_and_poll only keeps polling on
-# queued/in_progress, so `processing` ends the wait before the video exists.
-EXPECTED_PYTHON = {
-    "reference": "works",
-    "docs": "create_and_poll returned status=processing; download_content raised ConflictError 409 video_not_ready",
-    "newapi": "works",
-    "omnimaas": "create_and_poll returned status=processing; download_content raised ConflictError 409",
-    "aihubmix": "works",
-    "vllm-omni": "works",
-}
 REGENERATE_HINT = "the committed docs/compat-matrix.md is stale: regenerate it with `python -m tests.compat.matrix`"
 
 
@@ -40,7 +29,7 @@ def test_the_committed_matrix_has_a_row_for_every_profile_and_says_how_it_was_ma
 @pytest.mark.parametrize("profile", profiles.NAMES)
 def test_openai_python_sdk_against_each_profile(profile: str, committed: dict[str, dict[str, str]]) -> None:
     observed = matrix.run_profile(profile, [matrix.COLUMNS["python"]])["python"]
-    assert observed == EXPECTED_PYTHON[profile]
+    assert observed == profiles.expected_python_sdk(profile)
     assert committed[profile]["python"] == observed, REGENERATE_HINT
 
 
