@@ -36,11 +36,12 @@ def owner_of(api_key: str, salt: str) -> str:
 
     Salted with the store's salt (`core/videos.key_salt`): a fingerprint in a journal or a report
     cannot be looked up in a table of SHA-256 values, nor matched with the same key's on another
-    fake.
+    fake. The empty salt is a store's from before salts, whose fingerprints were SHA-256 of the key.
     """
     # Cached: auth, the fault injector and the journal each need it on every request, and a
     # test suite uses a handful of keys. Bounded, so a client cycling keys cannot grow it.
-    return hashlib.sha256(f"{salt}:{api_key}".encode()).hexdigest()[:24]
+    material = f"{salt}:{api_key}" if salt else api_key
+    return hashlib.sha256(material.encode()).hexdigest()[:24]
 
 
 def mask(key: str) -> str:

@@ -64,12 +64,18 @@ def _clip_seconds(seconds: str) -> float:
 
 
 SALT_KIND, SALT_ID = "settings", "key_salt"
+LEGACY_SALT = ""  # the salt of a store whose jobs were fingerprinted before salts existed
 
 
 def key_salt(store: Store) -> str:
-    """The store's fingerprint salt, made by the first server to open the store (every worker shares it)."""
-    fresh = secrets.token_hex(16)
-    salt: str = store.update(SALT_KIND, SALT_ID, lambda doc: (doc or fresh, doc or fresh))
+    """The store's key-fingerprint salt (`core/keys.owner_of`), made by the first server to open the store.
+
+    Kept in the store, so every worker and every restart shares it. A store that already holds jobs
+    but no salt was written before fingerprints were salted: it keeps the empty salt, so its jobs,
+    journal and faults still belong to their keys. Only a new store gets a random one.
+    """
+    fresh = LEGACY_SALT if len(store) else secrets.token_hex(16)
+    salt: str = store.update(SALT_KIND, SALT_ID, lambda doc: (fresh, fresh) if doc is None else (doc, doc))
     return salt
 
 
