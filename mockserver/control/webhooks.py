@@ -111,15 +111,23 @@ class WebhookSettings:
             except APIError as exc:
                 raise ValueError(f"--webhook-secret: {exc.message}") from None
         try:
-            return cls(
+            settings = cls(
                 urls=(*(str(url) for url in section.get("urls") or ()), *urls),
                 secret=secret,
                 max_attempts=int(section.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
                 backoff_seconds=float(section.get("backoff_seconds", DEFAULT_BACKOFF_SECONDS)),
                 timeout_seconds=float(section.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)),
             )
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int() of an infinite float
             raise ValueError("webhooks: max_attempts, backoff_seconds and timeout_seconds must be numbers") from None
+        # The bounds a registration through the control API has (`not a <= x` is also true for NaN).
+        if not 1 <= settings.max_attempts <= MAX_ATTEMPTS:
+            raise ValueError(f"webhooks: max_attempts must be between 1 and {MAX_ATTEMPTS}")
+        if not 0 <= settings.backoff_seconds <= MAX_BACKOFF_SECONDS:
+            raise ValueError(f"webhooks: backoff_seconds must be between 0 and {MAX_BACKOFF_SECONDS:g}")
+        if not 0 < settings.timeout_seconds <= MAX_TIMEOUT_SECONDS:
+            raise ValueError(f"webhooks: timeout_seconds must be more than 0 and at most {MAX_TIMEOUT_SECONDS:g}")
+        return settings
 
 
 def new_id(prefix: str) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -304,3 +305,27 @@ def test_serve_refuses_a_speed_or_size_that_is_no_number(flag: list[str]) -> Non
     )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "mockserver serve:" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "section",
+    ["max_attempts: 1.0e+400", "timeout_seconds: .nan", "timeout_seconds: 0", "backoff_seconds: 1.0e+9"],
+)
+def test_serve_refuses_webhook_settings_that_cannot_work(tmp_path: Path, section: str) -> None:
+    """The config file's `webhooks:` numbers have the bounds a registration through the control API has."""
+    import subprocess
+    import sys
+
+    from tests.processes import REPO
+
+    config = tmp_path / "mock.yaml"
+    config.write_text(f"webhooks:\n  urls: [http://127.0.0.1:9/hook]\n  {section}\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--config", str(config)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "webhooks:" in result.stderr and "Traceback" not in result.stderr
