@@ -40,15 +40,27 @@ class InProcessClient:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def call(self, method: str, path: str, *, query: str = "", headers: dict[str, str] | None = None, body: bytes = b"") -> tuple[int, bytes]:
+    async def call(
+        self, method: str, path: str, *, query: str = "", headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> tuple[int, bytes]:
         raw_headers = [(b"host", b"bench"), (b"authorization", f"Bearer {API_KEY}".encode())]
         raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
         if body:
             raw_headers.append((b"content-length", str(len(body)).encode()))
         scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-            "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
-            "headers": raw_headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": raw_headers,
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+            "state": {},
         }
         sent = False
         status = 0
@@ -75,7 +87,9 @@ class InProcessClient:
 async def _create(client: InProcessClient, base: str, count: int, start: int) -> None:
     for i in range(start, start + count):
         # A distinct prompt per job, as real traffic has: identical strings would be shared and flatter the result.
-        content_type, body = multipart({"model": "sora-2", "prompt": f"A calico cat playing a piano on stage, take {i}"})
+        content_type, body = multipart(
+            {"model": "sora-2", "prompt": f"A calico cat playing a piano on stage, take {i}"}
+        )
         status, answer = await client.call("POST", f"{base}/videos", headers={"content-type": content_type}, body=body)
         if status != 200:
             raise RuntimeError(f"create {i} answered {status}: {answer[:300]!r}")
@@ -96,7 +110,9 @@ def _middle_id(app: Any, jobs: int) -> str:
     """The id of the job in the middle of the list, found once (untimed) through the store's page API."""
     from mockserver.core.keys import owner_of
 
-    page = app.state.server.store.page(owner_of(API_KEY), after=None, limit=jobs // 2 + 1, descending=False)
+    page = app.state.server.store.page(
+        owner_of(API_KEY, app.state.server.key_salt), after=None, limit=jobs // 2 + 1, descending=False
+    )
     return page.jobs[-1].id
 
 

@@ -177,8 +177,11 @@ def build_config(args: argparse.Namespace, file: dict[str, Any]) -> ServerConfig
         else float(file.get("max_upload_mb", DEFAULT_MAX_UPLOAD_MB))
     )
     speed = args.speed if args.speed is not None else float(file.get("speed", 1.0))
-    if speed < 0:
-        raise ConfigError("--speed must be >= 0")
+    # `not (a <= x <= b)` is also true for NaN, which float() reads from "nan" as readily as "1e400".
+    if not 0 <= speed <= 1_000_000:
+        raise ConfigError(f"--speed must be between 0 and 1000000, got {speed}")
+    if not 0 < max_upload_mb <= 1_000_000:
+        raise ConfigError(f"--max-upload-mb must be more than 0 and at most 1000000, got {max_upload_mb}")
     try:
         faults = startup_rules(
             file.get("faults"), flags=args.fault or (), rate_limit=args.rate_limit, latency_ms=args.latency_ms
@@ -201,6 +204,7 @@ def build_config(args: argparse.Namespace, file: dict[str, Any]) -> ServerConfig
         timings=parse_timings(file.get("timings"), where),
         admin_token=args.admin_token or file.get("admin_token"),
         loopback_only=_is_loopback(args.host),
+        bind_host=args.host,
         faults=faults,
         journal_size=journal_size,
         store=store,
@@ -247,6 +251,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from mockserver.contract.loading import ContractError
     from mockserver.http.app import Server, create_app
+    from mockserver.http.protocol import HTTP_PROTOCOL
     from mockserver.profiles import ProfileError
     from mockserver.store import StoreError
 
@@ -302,7 +307,9 @@ def run_serve(args: argparse.Namespace) -> int:
         )
     app = create_app(server=server)  # with workers, each builds its own (mockserver/workers.py)
     uvicorn_server = AnnouncingServer(
-        uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log)
+        uvicorn.Config(
+            app, host=args.host, port=args.port, log_level=args.log_level, access_log=access_log, http=HTTP_PROTOCOL
+        )
     )
     # uvicorn has already shut down gracefully when it re-raises Ctrl-C for the caller to see.
     with contextlib.suppress(KeyboardInterrupt):

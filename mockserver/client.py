@@ -58,14 +58,26 @@ class MockControl:
         self.outcomes = Outcomes(self)
         self.faults = Faults(self)
         self.journal = JournalClient(self)
+        self._key_salt: str | None = None
 
     def __repr__(self) -> str:
-        return f"MockControl({self.root_url!r}, owner={self.owner!r})"
+        return f"MockControl({self.root_url!r})"
+
+    @property
+    def key_salt(self) -> str:
+        """The server's salt of key fingerprints, from its health (asked once)."""
+        if self._key_salt is None:
+            self._key_salt = str(self.health()["key_salt"])
+        return self._key_salt
+
+    def owner_of(self, api_key: str) -> str:
+        """The fingerprint this server knows `api_key` by."""
+        return owner_of(api_key, self.key_salt)
 
     @property
     def owner(self) -> str | None:
         """The fingerprint the server knows this client's key by (journal entries carry it)."""
-        return owner_of(self.api_key) if self.api_key else None
+        return self.owner_of(self.api_key) if self.api_key else None
 
     def scope(self, api_key: Any) -> str | None:
         key = self.api_key if api_key is _UNSET else api_key
@@ -126,7 +138,7 @@ class _Api:
 
     def _owner(self, api_key: Any) -> str | None:
         key = self.control.scope(api_key)
-        return owner_of(key) if key else None
+        return self.control.owner_of(key) if key else None
 
 
 class ClockControl(_Api):

@@ -35,6 +35,9 @@ class ServerConfig:
     admin_token: str | None = None
     # Set by `serve` from the bind address: the control API is open without a token on loopback only.
     loopback_only: bool = True
+    # The address `serve --host` binds; the control API's Host check accepts it besides loopback names
+    # (see mockserver/control/browsers.py). None for an app built in-process: no Host check.
+    bind_host: str | None = None
     profile: str = "reference"
     # `--profile-option NAME=VALUE` and the config file's `profile_options:`; the profile checks them.
     profile_options: dict[str, str] = field(default_factory=dict)

@@ -122,11 +122,13 @@ class _BackgroundServer:
     def __init__(self, app: Any) -> None:
         import uvicorn
 
+        from mockserver.http.protocol import HTTP_PROTOCOL
+
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind(("127.0.0.1", 0))
         self.port = int(self.socket.getsockname()[1])
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, http=HTTP_PROTOCOL))
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.socket]}, name="mockserver", daemon=True
         )

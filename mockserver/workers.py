@@ -41,6 +41,8 @@ def run(
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from mockserver.http.protocol import HTTP_PROTOCOL
+
     os.environ[CONFIG_ENV] = base64.b64encode(pickle.dumps(config)).decode()
     uvicorn_config = uvicorn.Config(
         f"{__name__}:create_worker_app",
@@ -50,6 +52,7 @@ def run(
         workers=workers,
         log_level=log_level,
         access_log=access_log,
+        http=HTTP_PROTOCOL,
     )
     sock = uvicorn_config.bind_socket()  # bound here, so the URL (even for --port 0) is known before workers start
     announce(*sock.getsockname()[:2])

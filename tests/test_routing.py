@@ -195,7 +195,7 @@ def test_the_journal_numbers_requests_from_one_again_after_a_reset_and_clears_by
     assert [e["seq"] for e in entries] == [1, 2]
     other_owner = entries[1]["owner"]
     assert client.delete(f"/__mock/journal?owner={other_owner}").json()["removed"] == 1
-    assert [e["key"] for e in client.get("/__mock/journal").json()["data"]] == ["sk-...ting"]
+    assert [e["key"] for e in client.get("/__mock/journal").json()["data"]] == ["sk-***"]
     client.post("/__mock/reset")
     client.get("/v1/videos", headers=AUTH)
     assert [e["seq"] for e in client.get("/__mock/journal").json()["data"]] == [1]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mockserver.conformance.report import REPORT_FORMATS, Redactor, render_text, write_reports
 from mockserver.contract.loading import ContractError
+from mockserver.core.keys import is_credential_header
 
 try:
     from mockserver.conformance.lifecycle import LifecycleSettings
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValueError as exc:
         p.error(str(exc))
-    redact = Redactor(api_key)
+    redact = Redactor(api_key, [value for name, value in headers.items() if is_credential_header(name)])
     try:
         plan = make_plan(options)
     except ContractError as exc:

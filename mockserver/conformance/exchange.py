@@ -8,10 +8,13 @@ reproduce it: a `curl` line in which the API key is never written out (it reads
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from mockserver.core.keys import is_credential_header
 
 KEY_PLACEHOLDER = "$OPENAI_API_KEY"
 BODY_PREFIX_BYTES = 64  # enough for every magic number the checks look at
@@ -71,10 +74,18 @@ class Exchange:
         elif self.auth == "wrong":
             parts += ["-H", shlex.quote("Authorization: Bearer invalid-key-for-conformance")]
         for name, value in self.request_headers.items():
-            parts += ["-H", shlex.quote(f"{name}: {value}")]
+            if is_credential_header(name):  # `--header "api-key: ..."`: read from the environment, never written out
+                parts += ["-H", f'"{name}: {header_variable(name)}"']
+            else:
+                parts += ["-H", shlex.quote(f"{name}: {value}")]
         for name, value in (self.form or {}).items():
             parts += ["-F", shlex.quote(f"{name}={value}")]
         return " ".join(parts)
+
+
+def header_variable(name: str) -> str:
+    """The shell variable a reproduction line reads a credential header from: `api-key` -> `$API_KEY`."""
+    return "$" + re.sub(r"[^A-Z0-9]", "_", name.upper())
 
 
 def _short_json(value: Any, limit: int = 300) -> str:

@@ -143,15 +143,22 @@ class Report:
 
 
 class Redactor:
-    """Replaces the API key wherever it could have slipped into a string."""
+    """Replaces the API key, and the values of credential headers (`--header "api-key: ..."`), wherever
+    they could have slipped into a string."""
 
-    def __init__(self, secret: str | None) -> None:
+    def __init__(self, secret: str | None, others: Iterable[str] = ()) -> None:
         self.secret = secret or None
         self.replacement = mask(secret) if secret else ""
+        # Longest first: a value that contains another is replaced whole.
+        found = {value: mask(value) for value in others if value}
+        if self.secret:
+            found[self.secret] = self.replacement
+        self.secrets = sorted(found.items(), key=lambda item: -len(item[0]))
 
     def __call__(self, text: str) -> str:
-        if self.secret and self.secret in text:
-            text = text.replace(self.secret, self.replacement)
+        for secret, replacement in self.secrets:
+            if secret in text:
+                text = text.replace(secret, replacement)
         return text
 
     def data(self, value: Any) -> Any:

@@ -12,6 +12,7 @@ run's shared `RetryLedger` (retries.py), so schemathesis judges what a careful c
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from typing import Any
 
 from mockserver.conformance.budget import CreateBudget, CreateBudgetSpent, job_creating_operations
 from mockserver.conformance.checks import CHECKS, Failed, Passed, Skipped, run_checks
+from mockserver.conformance.exchange import header_variable
 from mockserver.conformance.lifecycle import LifecycleSettings, run_lifecycle
 from mockserver.conformance.report import ERROR, Finding, PhaseResult, Report
 from mockserver.conformance.retries import (
@@ -439,9 +441,15 @@ def _expected_actual(title: str, message: str) -> tuple[str, str]:
 
 
 def _curl(code_sample: str) -> str:
-    # schemathesis masks the Authorization value; make the line runnable with the key from the environment.
+    # schemathesis masks the values of credential headers; make the line runnable with each value read
+    # from the environment: the key from $OPENAI_API_KEY, another header from a variable of its own name.
     sample = _plain(code_sample).replace("-H 'Authorization: [Filtered]'", '-H "Authorization: Bearer $OPENAI_API_KEY"')
-    return sample.replace("[Filtered]", "$OPENAI_API_KEY")
+    return _FILTERED_HEADER.sub(lambda m: f'-H "{m[1]}: {header_variable(m[1])}"', sample).replace(
+        "[Filtered]", "$SECRET"
+    )
+
+
+_FILTERED_HEADER = re.compile(r"-H '([A-Za-z0-9-]+): \[Filtered\]'")
 
 
 def _record_scenario(event: Any, report: Report, Status: Any, contract: Contract) -> bool:

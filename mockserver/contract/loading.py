@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -87,17 +88,23 @@ def _has_binary(schema: Mapping[str, Any]) -> bool:
     return any(_has_binary(sub) for key in ("anyOf", "oneOf", "allOf") for sub in schema.get(key, []))
 
 
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,18}")
+
+
 def _coerce(value: str, types: set[str]) -> Any:
     """Form fields and query strings arrive as text; give them the type the schema asks for."""
     if "string" in types or not types:
         return value
-    if "integer" in types and re.fullmatch(r"-?\d+", value):
+    # ASCII digits, at most 18 of them: `\d` and int() also take full-width and other digits, and
+    # int() of thousands of digits raises. Anything else stays text, which the schema then refuses.
+    if "integer" in types and _INTEGER_TEXT.fullmatch(value):
         return int(value)
     if "number" in types:
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             return value
+        return number if math.isfinite(number) else value
     if "boolean" in types and value in ("true", "false"):
         return value == "true"
     return value

@@ -74,6 +74,9 @@ class FaultRule:
     owner: str | None = None  # fingerprint of the one API key this rule is for (never the key itself)
     id: str = ""
     startup: bool = False  # from flags or the config file: a reset restores it, a restart replaces it
+    # A start-up rule's key, until the store's salt turns it into `owner` (FaultBook.install_startup);
+    # never written to the store.
+    api_key: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,16 +104,25 @@ class FaultRule:
         return cls(**{**fields, "rate_limit": RateLimit(**rate_limit) if rate_limit else None})
 
 
+_MAX_NUMBER_TEXT = 32  # "10/60" is how rate limits are written; nothing longer is a number anyone means
+MAX_COUNT = 1_000_000_000  # rate-limit requests, `times`: beyond it a fault would never end anyway
+MAX_WINDOW_SECONDS = 86_400.0  # a rate-limit window of a day at most
+
+
 def _field_number(
     value: Any, name: str, kind: type = float, low: float | None = None, high: float | None = None
 ) -> Any:
     try:
         if isinstance(value, bool):
             raise ValueError
+        if isinstance(value, str) and len(value) > _MAX_NUMBER_TEXT:
+            raise ValueError
         number = kind(value)
         if kind is int and float(value) != number:
             raise ValueError
-    except (TypeError, ValueError):
+        if not math.isfinite(number):
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e400), float(a 400-digit integer)
         raise FaultError(
             f"fault field '{name}' must be {'an integer' if kind is int else 'a number'}, got {value!r}.", name
         ) from None
@@ -129,8 +141,8 @@ def parse_rate_limit(value: Any) -> RateLimit:
     else:
         requests, seconds = value, 60
     return RateLimit(
-        _field_number(requests, "rate_limit.requests", int, 1),
-        _field_number(seconds, "rate_limit.seconds", float, 0.001),
+        _field_number(requests, "rate_limit.requests", int, 1, MAX_COUNT),
+        _field_number(seconds, "rate_limit.seconds", float, 0.001, MAX_WINDOW_SECONDS),
     )
 
 
@@ -148,8 +160,10 @@ _KNOWN_FIELDS = {
 }
 
 
-def parse_rule(data: Mapping[str, Any]) -> FaultRule:
-    """A rule from JSON / the config file. `api_key` is turned into a fingerprint here and dropped."""
+def parse_rule(data: Mapping[str, Any], salt: str | None = None) -> FaultRule:
+    """A rule from JSON / the config file. `api_key` is turned into a fingerprint with `salt` and dropped;
+    without a salt (start-up rules, read before any store is open) the rule keeps it until
+    FaultBook.install_startup fingerprints it."""
     if not isinstance(data, Mapping):
         raise FaultError('a fault must be an object such as {"path": "/v1/videos", "status": 503}.')
     unknown = sorted(set(data) - _KNOWN_FIELDS)
@@ -181,18 +195,20 @@ def parse_rule(data: Mapping[str, Any]) -> FaultRule:
         retry_after = _field_number(retry_after, "retry_after", int, 1, 3600)
     times = data.get("times")
     owner = data.get("owner")
-    if data.get("api_key"):
-        owner = owner_of(str(data["api_key"]))
+    api_key = str(data["api_key"]) if data.get("api_key") else None
+    if api_key is not None and salt is not None:
+        owner, api_key = owner_of(api_key, salt), None
     return FaultRule(
         method=method,
         path=path,
         status=status,
         probability=_field_number(data.get("probability", 1.0), "probability", float, 0, 1),
         latency_ms=latency_ms,
-        times=_field_number(times, "times", int, 1) if times is not None else None,
+        times=_field_number(times, "times", int, 1, MAX_COUNT) if times is not None else None,
         retry_after=retry_after,
         rate_limit=rate_limit,
         owner=str(owner) if owner else None,
+        api_key=api_key,
     )
 
 
@@ -288,8 +304,11 @@ class FaultBook:
         startup: Iterable[FaultRule] = (),
         seed: int | None = None,
         wall_time: Callable[[], float] = time.time,
+        *,
+        salt: str,
     ) -> None:
         self.store = store
+        self.salt = salt  # of key fingerprints (core/keys.owner_of)
         self.startup = tuple(startup)
         self.seed = seed
         self._wall_time = wall_time  # wall time, not monotonic: windows are shared between processes
@@ -301,7 +320,12 @@ class FaultBook:
         """Replace the start-up rules kept in the store with this configuration's (at boot and on reset)."""
         stale = [rule.id for rule in self._all() if rule.startup]
         self.store.delete_docs(self.RULES, stale)
-        self.add(*(replace(rule, startup=True) for rule in self.startup))
+        self.add(*(replace(rule, startup=True, **self._fingerprinted(rule)) for rule in self.startup))
+
+    def _fingerprinted(self, rule: FaultRule) -> dict[str, Any]:
+        if rule.api_key is None:
+            return {}
+        return {"owner": owner_of(rule.api_key, self.salt), "api_key": None}
 
     def reset(self) -> None:
         """Back to the start-up rules (flags and config file), fresh counters, re-seeded randomness."""
@@ -360,7 +384,7 @@ class FaultBook:
         active = self._active()
         if not active:
             return None
-        owner = owner_of_request(request_headers)  # only worked out when some rule might care
+        owner = owner_of_request(request_headers, self.salt)  # only worked out when some rule might care
         latency = 0
         fired: list[str] = []  # ids of the rules that acted, for the journal
         added: list[tuple[str, str]] = []

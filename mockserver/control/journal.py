@@ -21,14 +21,14 @@ from urllib.parse import parse_qs
 
 from starlette.types import Scope
 
-from mockserver.core.keys import ANONYMOUS, caller, mask
-from mockserver.store import Store, StoreError
+from mockserver.core.keys import ANONYMOUS, caller, is_credential_header, mask
+from mockserver.core.throttle import LogThrottle
+from mockserver.store import Store
 
 log = logging.getLogger("mockserver")
+_THROTTLE = LogThrottle()
 
-# Headers that carry a credential in some client or gateway; their values are masked.
 DEFAULT_JOURNAL_SIZE = 1000
-SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,8 @@ class RawEntry:
     request_id: str | None
     fault: str | None
 
-    def entry(self, admin_token: str | None) -> Entry:
-        headers, owner, key = _masked_headers(self.headers, admin_token)
+    def entry(self, admin_token: str | None, salt: str) -> Entry:
+        headers, owner, key = _masked_headers(self.headers, admin_token, salt)
         return Entry(
             seq=self.seq,
             time=self.time,
@@ -105,10 +105,13 @@ class Journal:
 
     KIND = "journal"
 
-    def __init__(self, store: Store, size: int = DEFAULT_JOURNAL_SIZE, admin_token: str | None = None) -> None:
+    def __init__(
+        self, store: Store, size: int = DEFAULT_JOURNAL_SIZE, admin_token: str | None = None, *, salt: str
+    ) -> None:
         if size < 0:
             raise ValueError("journal size must be >= 0")
         self.store = store
+        self.salt = salt  # of key fingerprints (core/keys.owner_of)
         self.size = size
         self.admin_token = admin_token
         # The ring holds RawEntry fields as plain tuples, and Entry objects (webhook deliveries).
@@ -170,9 +173,17 @@ class Journal:
                 # poll throughput. Masked when read.
                 self._ring.append(fields)  # deque.append is atomic: no lock
             else:  # nothing unmasked leaves the process
-                self.append(RawEntry(*fields).entry(self.admin_token))
-        except StoreError as error:
-            log.error("journal entry for %s %s lost: %s", scope["method"], scope["path"], error)
+                self.append(RawEntry(*fields).entry(self.admin_token, self.salt))
+        except Exception as error:  # a store that fails (or a bug) costs the entry, never the answer
+            held_back = _THROTTLE.allow("journal")
+            if held_back is not None:
+                log.error(
+                    "journal entry for %s %s lost: %s (%d more lost since the last line)",
+                    scope["method"],
+                    scope["path"],
+                    error,
+                    held_back,
+                )
 
     def _entries(self) -> list[Entry]:
         return self._entries_of(list(self._ring) if self._ring is not None else self.store.docs(self.KIND))
@@ -181,7 +192,7 @@ class Journal:
         entries = []
         for record in records:
             if type(record) is tuple:
-                entries.append(RawEntry(*record).entry(self.admin_token))
+                entries.append(RawEntry(*record).entry(self.admin_token, self.salt))
             elif isinstance(record, Entry):
                 entries.append(record)
             else:
@@ -229,18 +240,18 @@ class Journal:
 
 
 def _masked_headers(
-    raw: Iterable[tuple[bytes, bytes]], admin_token: str | None
+    raw: Iterable[tuple[bytes, bytes]], admin_token: str | None, salt: str
 ) -> tuple[dict[str, str], str, str | None]:
     headers: dict[str, str] = {}
     owner, key = ANONYMOUS, None
     for name_bytes, value_bytes in raw:
         name, value = name_bytes.decode("latin-1").lower(), value_bytes.decode("latin-1")
-        if name in SECRET_HEADERS:
+        if is_credential_header(name):
             scheme, _, token = value.partition(" ")
             secret = token.strip() if scheme.lower() == "bearer" else value.strip()
             if admin_token and secret == admin_token:
                 value = f"{scheme} ***" if token else "***"  # the admin token is never shown, not even in part
-            elif name == "authorization" and (found := caller(value_bytes)) is not None:
+            elif name == "authorization" and (found := caller(value_bytes, salt)) is not None:
                 owner, key = found.owner, mask(found.key)
                 value = f"Bearer {key}"
             else:

@@ -13,6 +13,7 @@ from mockserver.control.journal import Journal
 from mockserver.control.webhooks import WebhookDispatcher
 from mockserver.core.clock import Clock
 from mockserver.core.outcomes import OutcomeQueue
+from mockserver.core.videos import SALT_ID, SALT_KIND
 from mockserver.store import Store
 
 
@@ -24,6 +25,7 @@ class ControlPlane:
     faults: FaultBook
     journal: Journal
     webhooks: WebhookDispatcher
+    key_salt: str  # of key fingerprints (core/keys.owner_of): an `api_key` in a control call becomes an owner
 
     def boot(self) -> None:
         """Put this configuration's start-up faults and webhook endpoints into the store.
@@ -43,6 +45,8 @@ class ControlPlane:
         """
         jobs = len(self.store)
         self.store.clear()  # jobs, journal, outcome queues, faults and their counters, the clock, id counters
+        # The fingerprint salt stays: other workers keep using it, and keys must keep their owners.
+        self.store.put_doc(SALT_KIND, SALT_ID, self.key_salt)
         self.journal.reset()  # a memory store's journal is the journal's own
         self.faults.reset()  # re-seeds this process's randomness
         self.webhooks.reset()  # cancels deliveries still retrying

@@ -25,6 +25,10 @@ from mockserver.core.outcomes import ScriptedOutcome, parse_duration, parse_outc
 from mockserver.resources import openapi_dir
 
 CONTROL_SPEC = openapi_dir() / "control.yaml"
+# Virtual time stays a float with sub-millisecond precision and every derived timestamp an ordinary
+# integer: a clock moved by 1e300 seconds made every later job's timestamps meaningless.
+MAX_ADVANCE_SECONDS = 10 * 365 * 86_400.0
+MAX_SPEED = 1_000_000.0
 
 
 def _script(item: Any, duration: float | None, where: str) -> ScriptedOutcome:
@@ -43,7 +47,7 @@ def _script(item: Any, duration: float | None, where: str) -> ScriptedOutcome:
     return ScriptedOutcome(outcome, item_duration)
 
 
-def _fault_rules(data: dict[str, Any], owner: str | None) -> list[FaultRule]:
+def _fault_rules(data: dict[str, Any], owner: str | None, salt: str) -> list[FaultRule]:
     items = data.get("faults", [data] if data else None)
     if not isinstance(items, list) or not items:
         raise bad_request(
@@ -54,7 +58,7 @@ def _fault_rules(data: dict[str, Any], owner: str | None) -> list[FaultRule]:
         if isinstance(item, dict) and owner and not item.get("api_key") and not item.get("owner"):
             item = {**item, "owner": owner}
         try:
-            rules.append(parse_rule(item))
+            rules.append(parse_rule(item, salt))
         except FaultError as exc:
             raise bad_request(f"faults[{index}]: {exc}", param=exc.param or "faults") from None
     return rules
@@ -110,11 +114,17 @@ class ControlRoutes:
                     "The clock only moves forward; 'seconds' must be >= 0 (use /__mock/clock/real to go back).",
                     param="seconds",
                 )
+            if seconds > MAX_ADVANCE_SECONDS:
+                raise bad_request(
+                    f"'seconds' must be at most {MAX_ADVANCE_SECONDS:g} (ten years) per call.", param="seconds"
+                )
             clock.advance(seconds)
         elif action == "speed":
             speed = required_number(data, "speed")
             if speed < 0:
                 raise bad_request("'speed' must be >= 0 (0 stops time without freezing it).", param="speed")
+            if speed > MAX_SPEED:
+                raise bad_request(f"'speed' must be at most {MAX_SPEED:g}.", param="speed")
             clock.set_speed(speed)
         else:
             raise APIError(
@@ -139,12 +149,12 @@ class ControlRoutes:
                 )
             duration = data.get("duration")
             parsed = [_script(item, duration, f"outcomes[{i}]") for i, item in enumerate(items)]
-            owner = scoped_owner(data, request)
+            owner = scoped_owner(data, request, self.plane.key_salt)
             queued = queue.push(*parsed, owner=owner)
             return JSONResponse(
                 {"owner": owner, "queued": queued, "outcomes": [s.to_json() for s in queue.pending(owner)]}
             )
-        owner = scoped_owner(None, request)
+        owner = scoped_owner(None, request, self.plane.key_salt)
         if request.method == "DELETE":
             queue.clear(owner)
         by_owner = queue.pending_by_owner()
@@ -163,15 +173,17 @@ class ControlRoutes:
         book = self.plane.faults
         if request.method in ("POST", "PUT"):
             data = await json_object(request)
-            owner = scoped_owner(data, request)
-            rules = _fault_rules({k: v for k, v in data.items() if k not in ("api_key", "owner")}, owner)
+            owner = scoped_owner(data, request, self.plane.key_salt)
+            rules = _fault_rules(
+                {k: v for k, v in data.items() if k not in ("api_key", "owner")}, owner, self.plane.key_salt
+            )
             if request.method == "PUT":  # replace: every rule of this key, or every rule
                 book.remove(owner=owner)
             added = book.add(*rules)
             return JSONResponse(
                 {"faults": [r.to_json() for r in added]}, status_code=201 if request.method == "POST" else 200
             )
-        owner = scoped_owner(None, request)
+        owner = scoped_owner(None, request, self.plane.key_salt)
         if request.method == "DELETE":
             removed = book.remove(owner=owner)
             return JSONResponse({"removed": removed, "faults": [r.to_json() for r in book.rules(owner)]})
@@ -191,7 +203,7 @@ class ControlRoutes:
     # journal
 
     async def journal(self, request: Request) -> Response:
-        owner = scoped_owner(None, request)
+        owner = scoped_owner(None, request, self.plane.key_salt)
         if request.method == "DELETE":
             return JSONResponse({"removed": self.plane.journal.clear(owner)})
         query = request.query_params
@@ -208,7 +220,7 @@ class ControlRoutes:
 
     async def reset(self, request: Request) -> Response:
         """Everything back to start-up state, or (with a key) only what belongs to that key."""
-        owner = scoped_owner(await json_object(request), request)
+        owner = scoped_owner(await json_object(request), request, self.plane.key_salt)
         if owner is None:
             return JSONResponse({"reset": "all", "jobs_removed": self.plane.reset()})
         return JSONResponse({"reset": "owner", "owner": owner, "jobs_removed": self.plane.reset_owner(owner)})
@@ -216,4 +228,4 @@ class ControlRoutes:
 
 def control_routes(plane: ControlPlane) -> list[BaseRoute]:
     """Every /__mock route: the control API's and the webhook endpoints'."""
-    return [*ControlRoutes(plane).routes(), *WebhookRoutes(plane.webhooks).routes()]
+    return [*ControlRoutes(plane).routes(), *WebhookRoutes(plane.webhooks, plane.key_salt).routes()]

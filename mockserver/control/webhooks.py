@@ -11,7 +11,9 @@ Signing is Standard Webhooks (the `standardwebhooks` package), as the provider d
 virtual clock may be hours ahead) and `webhook-signature: v1,<base64 HMAC-SHA256>`.
 
 Retries: a non-2xx answer or a connection error is retried with exponential backoff, up to
-`max_attempts`; every attempt is signed afresh with the same `webhook-id`.
+`max_attempts`; every attempt is signed afresh with the same `webhook-id`. Each endpoint has a lane
+of its own (control/lanes.py): a few deliveries in flight, a bounded queue, every attempt bounded
+by its timeout, so an endpoint that hangs or refuses costs only its own deliveries.
 
 Faults (POST /__mock/webhooks/faults) apply to the next `count` deliveries: `duplicate` sends the
 message twice (same `webhook-id`), `late` waits `delay_seconds` first, `bad_signature` signs with
@@ -28,21 +30,24 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mockserver.control.journal import Entry, Journal
+from mockserver.control.lanes import QUEUE_LIMIT, Lanes, bounded
 from mockserver.core.clock import Clock
 from mockserver.core.errors import APIError, bad_request
 from mockserver.core.jobs import Job
-from mockserver.store import Store
+from mockserver.core.throttle import LogThrottle
+from mockserver.store import Store, StoreError
 
 if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("mockserver.control.webhooks")
+_STORE_LOG = LogThrottle()
 
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_BACKOFF_SECONDS = 1.0
@@ -51,6 +56,13 @@ DEFAULT_LATE_SECONDS = 2.0
 MAX_SLEEP_SECONDS = 0.5  # the dispatcher re-checks at least this often (speed changes, real time)
 MAX_DELIVERIES = 1000  # the delivery log is bounded like the journal
 FAULT_MODES = ("duplicate", "late", "bad_signature")
+# Bounds of what a registration or a webhook fault may ask for: beyond them a value only breaks things.
+MAX_ATTEMPTS = 100
+MAX_BACKOFF_SECONDS = 3600.0  # also the longest single wait between two attempts
+MAX_TIMEOUT_SECONDS = 600.0
+MAX_LATE_SECONDS = 3600.0
+MAX_FAULT_COUNT = 1_000_000
+MAX_URL_CHARS = 2048
 
 
 def generate_secret() -> str:
@@ -99,15 +111,23 @@ class WebhookSettings:
             except APIError as exc:
                 raise ValueError(f"--webhook-secret: {exc.message}") from None
         try:
-            return cls(
+            settings = cls(
                 urls=(*(str(url) for url in section.get("urls") or ()), *urls),
                 secret=secret,
                 max_attempts=int(section.get("max_attempts", DEFAULT_MAX_ATTEMPTS)),
                 backoff_seconds=float(section.get("backoff_seconds", DEFAULT_BACKOFF_SECONDS)),
                 timeout_seconds=float(section.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)),
             )
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int() of an infinite float
             raise ValueError("webhooks: max_attempts, backoff_seconds and timeout_seconds must be numbers") from None
+        # The bounds a registration through the control API has (`not a <= x` is also true for NaN).
+        if not 1 <= settings.max_attempts <= MAX_ATTEMPTS:
+            raise ValueError(f"webhooks: max_attempts must be between 1 and {MAX_ATTEMPTS}")
+        if not 0 <= settings.backoff_seconds <= MAX_BACKOFF_SECONDS:
+            raise ValueError(f"webhooks: backoff_seconds must be between 0 and {MAX_BACKOFF_SECONDS:g}")
+        if not 0 < settings.timeout_seconds <= MAX_TIMEOUT_SECONDS:
+            raise ValueError(f"webhooks: timeout_seconds must be more than 0 and at most {MAX_TIMEOUT_SECONDS:g}")
+        return settings
 
 
 def new_id(prefix: str) -> str:
@@ -230,8 +250,7 @@ class WebhookDispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self._sending: set[asyncio.Task[None]] = set()
-        self._http: httpx.AsyncClient | None = None
+        self._lanes = Lanes()  # one per endpoint, on the dispatcher's loop (see control/lanes.py)
         # True while the app's lifespan runs: it started the dispatcher on the serving loop. Without
         # one (the pytest plugin's server) the request pipeline starts it on the first request.
         self.lifespan_running = False
@@ -267,7 +286,23 @@ class WebhookDispatcher:
         return reg
 
     def unregister(self, ids: Iterable[str]) -> int:
+        ids = list(ids)
+        self._on_loop(lambda: self._lanes.close(ids))  # deliveries under way to a removed endpoint stop
         return self.store.delete_docs(self.REGISTRATIONS, ids)
+
+    def _on_loop(self, call: Callable[[], object]) -> None:
+        """Run `call` on the dispatcher's loop: now when this is it, else as soon as it can (a test thread's reset)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            call()
+        else:
+            loop.call_soon_threadsafe(call)
 
     def install_startup(self) -> None:
         """Replace the start-up endpoints kept in the store with this configuration's (at boot and on reset)."""
@@ -284,8 +319,9 @@ class WebhookDispatcher:
         if owner is None:
             self.store.delete_docs(self.DELIVERIES)
             self.store.delete_docs(self.FAULTS)
-            for task in list(self._sending):
-                task.cancel()  # a retry left over from before the reset must not reach a later test
+            # A retry left over from before the reset must not reach a later test, and an endpoint that
+            # hung must not hold anything past it: every lane's workers and client go.
+            self._on_loop(self._lanes.close)
         else:
             self.store.delete_docs(
                 self.DELIVERIES,
@@ -340,23 +376,20 @@ class WebhookDispatcher:
             return
         # A new loop (a test client's, after the last one closed without a lifespan) starts afresh.
         self._loop = loop
-        self._sending = set()
+        self._lanes = Lanes()
         self._wake = asyncio.Event()
-        self._http = None  # made by the first delivery
         self._task = self._loop.create_task(self._run(), name="mockserver-webhooks")
 
     async def stop(self) -> None:
         # Only what runs on this loop can be stopped here; tasks of a loop that has since closed
         # (an in-process ASGI client's) are already gone with it.
         if self._loop is asyncio.get_running_loop():
-            tasks = [t for t in [self._task, *self._sending] if t is not None]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if self._http is not None:
-                await self._http.aclose()
-        self._task = self._http = self._loop = self._wake = None
-        self._sending = set()
+            if self._task is not None:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+            await self._lanes.aclose()
+        self._task = self._loop = self._wake = None
+        self._lanes = Lanes()
 
     async def _run(self) -> None:
         assert self._wake is not None
@@ -364,8 +397,15 @@ class WebhookDispatcher:
             self._wake.clear()
             try:
                 self._announce_due()
-            except Exception:  # a bug or a store hiccup here must not end webhooks for the rest of the run
-                log.exception("webhook dispatcher failed; continuing")
+            except StoreError as error:  # the store is down: every request says so; a line now and then here
+                held_back = _STORE_LOG.allow("dispatcher")
+                if held_back is not None:
+                    log.error(
+                        "webhook dispatcher cannot read the store: %s (%d more since the last line)", error, held_back
+                    )
+            except Exception:  # a bug here must not end webhooks for the rest of the run
+                if _STORE_LOG.allow("dispatcher-bug") is not None:
+                    log.exception("webhook dispatcher failed; continuing")
             await self._sleep(self._seconds_to_next())
 
     async def _sleep(self, seconds: float) -> None:
@@ -419,14 +459,33 @@ class WebhookDispatcher:
 
     def _send(self, delivery: Delivery, *, delay: float, after: Delivery | None = None) -> None:
         assert self._loop is not None
+        reg = delivery.registration
+
+        async def job(client: httpx.AsyncClient) -> None:
+            await self._deliver(client, delivery, delay, after)
+
+        if self._lanes.submit(reg.id, reg.timeout_seconds, job):
+            self._record(delivery)
+            return
+        # The endpoint is not taking what it has: this one is not sent at all, and says why.
+        delivery.attempts.append(
+            {
+                "attempt": 0,
+                "at": time.time(),
+                "status_code": None,
+                "error": f"not sent: {QUEUE_LIMIT} deliveries to this endpoint are already waiting (its queue is full)",
+            }
+        )
+        delivery.status = "failed"
         self._record(delivery)
-        task = self._loop.create_task(self._deliver(delivery, delay, after))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        if self._lanes.should_log(reg.id, "dropped"):
+            log.warning("webhooks to %s dropped: its queue is full (such lines: the 1st, 10th, 100th, ...)", reg.url)
 
     # -- delivery ------------------------------------------------------------------------
 
-    async def _deliver(self, delivery: Delivery, delay: float, after: Delivery | None) -> None:
+    async def _deliver(
+        self, client: httpx.AsyncClient, delivery: Delivery, delay: float, after: Delivery | None
+    ) -> None:
         # httpx and standardwebhooks are imported by the first delivery, not at start-up: most fakes
         # never send a webhook, and importing the two would slow every start-up.
         import httpx
@@ -436,7 +495,9 @@ class WebhookDispatcher:
         body = json.dumps(delivery.event, separators=(",", ":"))
         if delay:
             await asyncio.sleep(delay)
-        while after is not None and after.status == "pending":  # a duplicate follows its original
+        # A duplicate follows its original, which its lane took first (a FIFO), within a bounded wait.
+        waited_until = time.monotonic() + reg.max_attempts * (reg.timeout_seconds + MAX_BACKOFF_SECONDS)
+        while after is not None and after.status == "pending" and time.monotonic() < waited_until:
             await asyncio.sleep(0.01)
         # A bad-signature fault signs with a secret nobody else has.
         signer = Webhook(generate_secret() if delivery.fault == "bad_signature" else reg.secret)
@@ -451,13 +512,14 @@ class WebhookDispatcher:
             }
             record: dict[str, Any] = {"attempt": attempt, "at": time.time(), "status_code": None, "error": None}
             try:
-                if self._http is None:
-                    self._http = httpx.AsyncClient(follow_redirects=False)
-                response = await self._http.post(reg.url, content=body, headers=headers, timeout=reg.timeout_seconds)
+                # Twice the timeout around the whole attempt: httpx's own timeouts bound each read,
+                # not a receiver that answers one byte at a time.
+                response = await bounded(2 * reg.timeout_seconds, client.post(reg.url, content=body, headers=headers))
                 record["status_code"] = response.status_code
                 ok = 200 <= response.status_code < 300
-            except httpx.HTTPError as exc:
-                record["error"] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            except (httpx.HTTPError, TimeoutError) as exc:
+                name = "Timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+                record["error"] = f"{name}: {exc}" if str(exc) else name
                 ok = False
             delivery.attempts.append(record)
             if ok:
@@ -467,10 +529,16 @@ class WebhookDispatcher:
             if ok:
                 return
             if attempt < reg.max_attempts:
-                await asyncio.sleep(reg.backoff_seconds * 2 ** (attempt - 1))
+                await asyncio.sleep(min(MAX_BACKOFF_SECONDS, reg.backoff_seconds * 2 ** (attempt - 1)))
         delivery.status = "failed"
         self._record(delivery)
-        log.warning("webhook %s to %s failed after %d attempts", delivery.webhook_id, reg.url, reg.max_attempts)
+        if self._lanes.should_log(reg.id, "failed"):
+            log.warning(
+                "webhook %s to %s failed after %d attempts (such lines: the 1st, 10th, 100th, ...)",
+                delivery.webhook_id,
+                reg.url,
+                reg.max_attempts,
+            )
 
     def _journal(self, delivery: Delivery, headers: dict[str, str], record: dict[str, Any]) -> None:
         # Outgoing calls are journaled beside incoming ones; the absolute URL as `path` tells them apart.

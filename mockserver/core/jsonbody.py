@@ -3,22 +3,109 @@
 Python's json module also reads `NaN`, `Infinity` and `-Infinity`. No client sends them on purpose,
 and a NaN that gets in poisons whatever it touches: a clock advanced by NaN seconds, a webhook
 backoff of NaN, answer 500 on every later read. Refusing them at the door keeps that out.
+
+The same holds for values that parse but cannot be written back: a lone surrogate (`"\\ud800"`) in
+a string, which no UTF-8 encoder takes; a number beyond a double (`1e400` is infinity); an integer
+of thousands of digits; nesting deep enough to exhaust the stack of whatever walks it next. `loads`
+refuses each of them with `InvalidValue`, naming the top-level field it sits in, before a caller
+can store any of it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
+
+MAX_DEPTH = 32  # arrays and objects inside the body; the contract's deepest field is 3 levels down
+MAX_INT_DIGITS = 32  # far beyond any count, size or duration; int() of 4300+ digits raises besides
+
+
+class InvalidValue(ValueError):
+    """Valid JSON holding a value this server cannot keep; `param` is the top-level field it is in."""
+
+    def __init__(self, message: str, param: str | None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class _LongInteger(str):
+    """What an over-long integer parses to, so the walk can say which field holds it."""
 
 
 def _refuse(constant: str) -> Any:
     raise ValueError(f"{constant} is not a JSON number")
 
 
+def _integer(text: str) -> int | _LongInteger:
+    return _LongInteger(text) if len(text.lstrip("-")) > MAX_INT_DIGITS else int(text)
+
+
 def loads(raw: str | bytes) -> Any:
-    """json.loads, except that NaN and ±Infinity raise ValueError like any other invalid JSON."""
-    return json.loads(raw, parse_constant=_refuse)
+    """json.loads, except that NaN, ±Infinity and nesting past the stack raise ValueError like any other
+    invalid JSON, and what `check` refuses raises InvalidValue."""
+    try:
+        value = json.loads(raw, parse_constant=_refuse, parse_int=_integer)
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
+    check(value)
+    return value
+
+
+def check(document: Any) -> None:
+    """Raise InvalidValue for the first value in `document` that could not be written back as JSON."""
+    if isinstance(document, dict):
+        for name, value in document.items():
+            param = name if _is_text(name) else None
+            if param is None:
+                raise InvalidValue(
+                    "A field name in the body is not valid Unicode (a lone surrogate such as \\ud800).", None
+                )
+            _check_value(value, param)
+    else:
+        _check_value(document, None)
+
+
+def _is_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_value(value: Any, param: str | None) -> None:
+    where = f"'{param}'" if param else "The body"
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:  # a loop, not recursion: the depth is what is being checked
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind is str:
+            if not _is_text(item):
+                raise InvalidValue(
+                    f"{where} holds a string that is not valid Unicode (a lone surrogate such as \\ud800); "
+                    "send UTF-8 text.",
+                    param,
+                )
+        elif kind is float:
+            if not math.isfinite(item):
+                raise InvalidValue(f"{where} holds a number too large for this server (beyond a 64-bit float).", param)
+        elif kind is _LongInteger:
+            raise InvalidValue(f"{where} holds an integer of more than {MAX_INT_DIGITS} digits.", param)
+        elif kind is dict or kind is list:
+            if depth > MAX_DEPTH:
+                raise InvalidValue(f"{where} is nested more than {MAX_DEPTH} levels deep.", param)
+            if kind is dict:
+                for name, child in item.items():
+                    if not _is_text(name):
+                        raise InvalidValue(
+                            f"{where} holds a field name that is not valid Unicode (a lone surrogate such as \\ud800).",
+                            param,
+                        )
+                    stack.append((child, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in item)
 
 
 def _unserializable(value: Any) -> Any:

@@ -30,16 +30,44 @@ class Caller(NamedTuple):
     owner: str
 
 
-def owner_of(api_key: str) -> str:
-    """Jobs, journal entries and faults are keyed by this fingerprint, so the key itself is never stored."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:24]
+@functools.lru_cache(maxsize=256)
+def owner_of(api_key: str, salt: str) -> str:
+    """Jobs, journal entries and faults are keyed by this fingerprint, so the key itself is never stored.
+
+    Salted with the store's salt (`core/videos.key_salt`): a fingerprint in a journal or a report
+    cannot be looked up in a table of SHA-256 values, nor matched with the same key's on another
+    fake. The empty salt is a store's from before salts, whose fingerprints were SHA-256 of the key.
+    """
+    # Cached: auth, the fault injector and the journal each need it on every request, and a
+    # test suite uses a handful of keys. Bounded, so a client cycling keys cannot grow it.
+    material = f"{salt}:{api_key}" if salt else api_key
+    return hashlib.sha256(material.encode()).hexdigest()[:24]
 
 
 def mask(key: str) -> str:
-    """How a key may appear in logs, journals and reports: its start and end only."""
-    if len(key) <= 8:
-        return "***"
-    return f"{key[:3]}...{key[-4:]}"
+    """How a key may appear in logs, journals and reports: enough to tell two keys apart, never to guess one.
+
+    The `sk-` every key starts with is no secret and stays; of the rest at most a fifth shows, and
+    never more than its last four characters. A rest shorter than 10 characters shows nothing.
+    """
+    prefix = "sk-" if key.startswith("sk-") else ""
+    secret = key[len(prefix) :]
+    tail = min(4, len(secret) // 5)
+    if tail < 2:
+        return f"{prefix}***"
+    return f"{prefix}...{secret[-tail:]}"
+
+
+# Header names that carry a credential in some client, SDK or gateway (OpenAI's, Azure's `api-key`,
+# Google's `x-goog-api-key`, proxies' `x-auth-token`, cookies); any name with one of these words counts.
+_CREDENTIAL_WORDS = ("auth", "key", "token", "secret", "password", "cookie", "session", "credential", "signature")
+
+
+@functools.lru_cache(maxsize=512)
+def is_credential_header(name: str) -> bool:
+    """Whether a header's value must be masked wherever it is shown (case-insensitive)."""
+    lowered = name.lower()
+    return any(word in lowered for word in _CREDENTIAL_WORDS)
 
 
 def authorization(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
@@ -62,17 +90,17 @@ def bearer_key(raw: bytes) -> str | None:
 
 
 @functools.lru_cache(maxsize=256)
-def caller(raw: bytes) -> Caller | None:
-    """Who sent this Authorization value; None without a Bearer key.
+def caller(raw: bytes, salt: str) -> Caller | None:
+    """Who sent this Authorization value (fingerprinted with the store's `salt`); None without a Bearer key.
 
     Cached: a client sends the same header on every request, and a test suite uses a handful of
     keys. Bounded, so a client cycling keys cannot grow it.
     """
     key = bearer_key(raw)
-    return None if key is None else Caller(key, owner_of(key))
+    return None if key is None else Caller(key, owner_of(key, salt))
 
 
-def owner_of_request(headers: Iterable[tuple[bytes, bytes]]) -> str:
+def owner_of_request(headers: Iterable[tuple[bytes, bytes]], salt: str) -> str:
     """The fingerprint of a request's Bearer key, or ANONYMOUS."""
-    found = caller(authorization(headers))
+    found = caller(authorization(headers), salt)
     return ANONYMOUS if found is None else found.owner

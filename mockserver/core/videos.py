@@ -7,6 +7,7 @@ into wire shapes (see wire.py).
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -60,6 +61,22 @@ def _clip_seconds(seconds: str) -> float:
         return max(0.0, float(seconds))
     except ValueError:
         return 4.0
+
+
+SALT_KIND, SALT_ID = "settings", "key_salt"
+LEGACY_SALT = ""  # the salt of a store whose jobs were fingerprinted before salts existed
+
+
+def key_salt(store: Store) -> str:
+    """The store's key-fingerprint salt (`core/keys.owner_of`), made by the first server to open the store.
+
+    Kept in the store, so every worker and every restart shares it. A store that already holds jobs
+    but no salt was written before fingerprints were salted: it keeps the empty salt, so its jobs,
+    journal and faults still belong to their keys. Only a new store gets a random one.
+    """
+    fresh = LEGACY_SALT if len(store) else secrets.token_hex(16)
+    salt: str = store.update(SALT_KIND, SALT_ID, lambda doc: (fresh, fresh) if doc is None else (doc, doc))
+    return salt
 
 
 class JobView(NamedTuple):

@@ -32,7 +32,8 @@ from mockserver.core.ids import IdFactory
 from mockserver.core.jobs import Job, JobState
 from mockserver.core.media import MediaLibrary
 from mockserver.core.outcomes import OutcomeQueue
-from mockserver.core.videos import JobView, TimingPlan, VideoService
+from mockserver.core.throttle import LogThrottle
+from mockserver.core.videos import JobView, TimingPlan, VideoService, key_salt
 from mockserver.http import wire
 from mockserver.http.auth import Authenticator
 from mockserver.http.pipeline import RequestPipeline
@@ -44,6 +45,7 @@ from mockserver.render.source import MediaSource
 from mockserver.store import Store, StoreError, open_store
 
 log = logging.getLogger("mockserver")
+_STORE_LOG = LogThrottle()
 _REMEMBERED_BODIES = 1024  # encoded Video bodies kept, one per job (Server.video_body)
 
 
@@ -74,12 +76,15 @@ class Server:
         self.service = VideoService(
             self.store, self.clock, self.media, self.ids, TimingPlan(dict(config.timings), config.speed), self.outcomes
         )
-        self.auth = Authenticator(config.api_keys, config.admin_token)
-        self.journal = Journal(self.store, config.journal_size, config.admin_token)
-        self.faults = FaultBook(self.store, config.faults, seed=config.seed)
+        self.key_salt = key_salt(self.store)  # of key fingerprints; kept in the store, so workers share it
+        self.auth = Authenticator(config.api_keys, config.admin_token, self.key_salt)
+        self.journal = Journal(self.store, config.journal_size, config.admin_token, salt=self.key_salt)
+        self.faults = FaultBook(self.store, config.faults, seed=config.seed, salt=self.key_salt)
         self.webhooks = WebhookDispatcher(self.store, self.clock, self.journal, config.webhooks)
-        self.control = ControlPlane(self.store, self.clock, self.outcomes, self.faults, self.journal, self.webhooks)
-        self.control_access = ControlAccess(config.admin_token, config.loopback_only)
+        self.control = ControlPlane(
+            self.store, self.clock, self.outcomes, self.faults, self.journal, self.webhooks, self.key_salt
+        )
+        self.control_access = ControlAccess(config.admin_token, config.loopback_only, config.bind_host)
         if boot:
             self.control.boot()
 
@@ -136,7 +141,15 @@ class Server:
         if isinstance(exc, StoreError):
             # Not the client's fault and not a bug: the shared store (Redis, a SQLite file) failed. A 503
             # tells the SDKs to retry, which is right once the store is back.
-            log.error("store error on %s %s: %s", request.method, request.url.path, exc)
+            held_back = _STORE_LOG.allow("store")  # a store that is down fails every request: a line now and then
+            if held_back is not None:
+                log.error(
+                    "store error on %s %s: %s (%d more since the last line)",
+                    request.method,
+                    request.url.path,
+                    exc,
+                    held_back,
+                )
             error = APIError(503, f"The mock server's store is unavailable: {exc}", code="store_unavailable")
             return self.render_error(request, error)
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -156,6 +169,8 @@ class Server:
             "store": self.store.url,
             "media": "rendered" if self.media.rendering else "fixtures",
             "pid": os.getpid(),  # which worker answered, with `serve --workers N`
+            # Not secret: what a client needs to work out a key's `owner` (mockserver.client does).
+            "key_salt": self.key_salt,
         }
 
 

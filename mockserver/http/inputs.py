@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from mockserver.contract.loading import FILE_PLACEHOLDER, ObjectValidator, Operation
 from mockserver.core import jsonbody
 from mockserver.core.errors import APIError, bad_request
+from mockserver.http import limits
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Body:
     values: dict[str, Any]  # validated, with the contract's defaults filled in
     uploads: dict[str, Upload] = field(default_factory=dict)
     sent: dict[str, Any] = field(default_factory=dict)  # the values as the client sent them (the journal's)
+    known: frozenset[str] = frozenset()  # the fields the contract declares for this body
 
     def upload_records(self) -> dict[str, dict[str, Any]]:
         """Each upload as the journal shows it: never its bytes."""
@@ -80,12 +82,21 @@ def _set_nested(target: dict[str, Any], key: str, value: Any) -> None:
         return
     head, _, rest = key.partition("[")
     parts = [head, *rest[:-1].split("][")]
+    if len(parts) > limits.MAX_BRACKET_DEPTH:
+        raise bad_request(
+            f"Field '{key[:100]}' is nested more than {limits.MAX_BRACKET_DEPTH} levels deep.", param=head
+        )
     node = target
     for part in parts[:-1]:
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
             raise bad_request(f"Field '{key}' conflicts with a plain field '{part}'.", param=part)
         node = child
+    if parts[-1] and parts[-1] in node:
+        # Which of two `input_reference[image_url]` parts did the client mean? Guessing would hide a client bug.
+        raise bad_request(
+            f"'{key}' appears more than once in the form; send it once.", param=key, code="duplicate_field"
+        )
     node[parts[-1]] = value
 
 
@@ -112,15 +123,19 @@ async def parse_body(request: Request, op: Operation, max_bytes: int) -> Body:
         body = _parse_multipart(request.headers.get("content-type", ""), body_bytes, validator)
     else:
         body = Body(_parse_urlencoded_like(await request.form(), validator))
-    body.sent = dict(body.values)
+    body.sent = limits.trimmed(body.values)  # for the journal: a new dict, its long strings cut
     body.values = validator.with_defaults(body.values)
     validator.check(body.values)
+    limits.check_lengths(body.values, validator.properties)
+    body.known = frozenset(validator.properties)
     return body
 
 
 def _parse_json(raw: bytes) -> Body:
     try:
         value = jsonbody.loads(raw or b"null")
+    except jsonbody.InvalidValue as exc:
+        raise bad_request(str(exc), param=exc.param) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"The body is not valid JSON: {exc}.", code="invalid_json") from None
     if not isinstance(value, dict):
@@ -252,6 +267,10 @@ def _parse_multipart(content_type: str, body: bytes, validator: ObjectValidator)
                 values[key] = decoded
                 continue
         if part.is_file():
+            if key in uploads:
+                raise bad_request(
+                    f"'{key}' appears more than once in the form; send one file.", param=key, code="duplicate_field"
+                )
             if top not in file_fields:
                 raise bad_request(f"'{key}' must be a text field, not a file upload.", param=key, code="invalid_type")
             uploads[key] = Upload(key, part.filename, part.content_type, part.size(), part.sha256())

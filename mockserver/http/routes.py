@@ -6,14 +6,15 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from mockserver.core import jsonbody, outcomes
 from mockserver.core.clock import ClockSettings
 from mockserver.core.errors import bad_request
 from mockserver.core.jobs import Job, seconds_until_change
 from mockserver.core.videos import JobView, VideoService
-from mockserver.http import wire
+from mockserver.http import limits, wire
+from mockserver.http.downloads import MediaFileResponse
 from mockserver.http.inputs import Body, parse_body, parse_query
 from mockserver.http.routing import Handler
 
@@ -88,8 +89,11 @@ class VideoRoutes:
     def _script(self, request: Request, prompt: str | None) -> outcomes.ScriptedOutcome:
         return outcomes.from_headers(request.headers).merged_over(outcomes.from_prompt(prompt))
 
-    def _extras(self, values: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
-        return {k: v for k, v in values.items() if k not in known}
+    def _extras(self, body: Body, stored: tuple[str, ...]) -> dict[str, Any]:
+        # Only fields the contract declares: an unknown field is accepted and not kept with the job
+        # (it would be memory any client could take, for as long as the job lives).
+        # Long strings in what is kept (an image_url data: URL) keep their start and length only.
+        return {k: limits.trimmed(v) for k, v in body.values.items() if k in body.known and k not in stored}
 
     # -- handlers --------------------------------------------------------------------------
 
@@ -106,7 +110,7 @@ class VideoRoutes:
             size=str(values.get("size", "720x1280")),
             seconds=str(values.get("seconds", "4")),
             script=self._script(request, values.get("prompt")),
-            extras=self._extras(values, ("model", "prompt", "size", "seconds")),
+            extras=self._extras(body, ("model", "prompt", "size", "seconds")),
         )
         return self._video_response(view, request)
 
@@ -122,7 +126,7 @@ class VideoRoutes:
         limit = int(query.get("limit", 20))
         service = self._service(call)
         page, _ = service.page(
-            owner, after=query.get("after"), limit=limit, descending=query.get("order", "desc") != "asc"
+            owner, after=query.get("after") or None, limit=limit, descending=query.get("order", "desc") != "asc"
         )
         items = [self.server.render_video(service.view(job), request.scope) for job in page.jobs]
         return CompactJSONResponse(wire.video_list(items, page.has_more))
@@ -146,7 +150,7 @@ class VideoRoutes:
         video_id = request.path_params["video_id"]
         job = self._service(call).downloadable(owner, video_id)  # the request's clock says if it is done
         media = await self.service.media.fetch(job, variant)
-        return FileResponse(
+        return MediaFileResponse(
             media.path,
             media_type=media.media_type,
             filename=f"{video_id}{media.path.suffix}",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -50,19 +50,27 @@ class _OwnerIndex:
             index += step
 
 
+# A process holds at most this many jobs; past it the oldest is forgotten (answers 404 from then on).
+# Each job's text is bounded too (mockserver/http/limits.py), so memory is, and a fake left running
+# under a test suite for days does not grow without end. `memory:?max_jobs=N` sets another bound.
+DEFAULT_MAX_JOBS = 100_000
+
+
 class MemoryStore:
     url = "memory:"
     shared = False
 
-    def __init__(self) -> None:
+    def __init__(self, max_jobs: int = DEFAULT_MAX_JOBS) -> None:
         # Handlers run on one event loop, but the pytest plugin and benchmarks may touch the store
         # from other threads; one re-entrant lock keeps indexes and dicts in step.
         self._lock = threading.RLock()
+        self.max_jobs = max_jobs
         self.clear()
 
     def clear(self) -> None:
         with self._lock:
             self._jobs: dict[str, Job] = {}
+            self._order: deque[str] = deque()  # job ids in creation order, for forgetting the oldest
             self._owners: dict[str, _OwnerIndex] = {}
             self._due: list[tuple[float, int, str]] = []
             self._tiebreak = itertools.count()
@@ -87,6 +95,12 @@ class MemoryStore:
                 owner = self._owners[job.owner] = _OwnerIndex()
             owner.append(job.id)
             heapq.heappush(self._due, (finish_time(job), next(self._tiebreak), job.id))
+            self._order.append(job.id)
+            while len(self._jobs) > self.max_jobs:
+                oldest = self._order.popleft()
+                self.delete(oldest)  # gone as a deleted job is: 404, and still a cursor
+            if len(self._order) > 2 * self.max_jobs:  # ids deleted meanwhile: keep the deque bounded too
+                self._order = deque(job_id for job_id in self._order if job_id in self._jobs)
 
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -41,6 +42,7 @@ DEFAULT_PREFIX = "mockserver:"
 # Calls on a healthy Redis take well under a millisecond; a Redis that stops answering must turn into
 # an error the server can report rather than a request that waits forever. `?socket_timeout=` overrides.
 DEFAULT_TIMEOUT_S = 2.0
+PROBE_INTERVAL_S = 0.25  # how often an unreachable Redis is asked again (see RedisStore._trip)
 _CHUNK = 500  # ids per command when a script or clear() handles many at once (Lua's unpack has a limit)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -222,6 +224,9 @@ class RedisStore:
         self.url = url
         self.prefix = prefix
         self._client = client
+        self._down: str | None = None  # why every call fails at once, while Redis does not answer
+        self._probe_lock = threading.Lock()
+        self._closed = False
         self._endpoint = endpoint
         self._secrets = [s for s in secrets if s]
         self._jobs = f"{prefix}jobs"
@@ -309,7 +314,33 @@ class RedisStore:
         what = "cannot use Redis" if at_start else "Redis failed"
         return StoreError(f"{what} at {self._endpoint} ({reason}): {hint}")
 
+    # -- an unreachable Redis --------------------------------------------------------------------
+    #
+    # Every call is synchronous, on the server's event loop: a Redis that stops answering would hold
+    # the loop (health, every other request) for a socket timeout per call, call after call. So the
+    # first call that times out or cannot connect marks the store down: from then on every call
+    # fails at once with the same StoreError (a 503), and a thread of its own PINGs Redis until it
+    # answers again. The loop waits for at most that one timeout per outage.
+
+    def _trip(self, reason: str) -> None:
+        with self._probe_lock:
+            if self._down is not None:
+                return
+            self._down = f"{reason} (retrying every {PROBE_INTERVAL_S:g}s in the background)"
+            threading.Thread(target=self._probe, name="mockserver-redis-probe", daemon=True).start()
+
+    def _probe(self) -> None:
+        while not self._closed:
+            time.sleep(PROBE_INTERVAL_S)  # a probe interval; the loop ends when Redis answers or the store closes
+            try:
+                self._client.ping()
+            except redis.RedisError:
+                continue
+            self._down = None
+            return
+
     def close(self) -> None:
+        self._closed = True
         self._client.close()
 
     def clear(self) -> None:
@@ -437,10 +468,16 @@ def _reported(method: _F) -> _F:
 
     @functools.wraps(method)
     def call(self: RedisStore, *args: Any, **kwargs: Any) -> Any:
+        down = self._down
+        if down is not None:
+            raise StoreError(down)
         try:
             return method(self, *args, **kwargs)
         except redis.RedisError as error:
-            raise self._error(error) from None
+            reported = self._error(error)
+            if isinstance(error, (redis.TimeoutError, redis.ConnectionError)):
+                self._trip(str(reported))
+            raise reported from None
 
     return call  # type: ignore[return-value]
 

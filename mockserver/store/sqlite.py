@@ -13,20 +13,22 @@ keeps its place. Partial indexes make a page cost O(limit) and a claim O(claimed
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mockserver.core.jobs import Job
 from mockserver.core.jsonbody import dumps_text
 from mockserver.store.base import Page, StoreError, T, Updater, finish_time, job_from_json, job_to_json
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 RIGHT_FORM = "sqlite:///path/to/file.db (three slashes, then the path; four for an absolute path)"
 # Long enough for several workers queueing behind one another's short transactions.
 BUSY_TIMEOUT_SECONDS = 10.0
@@ -385,3 +387,39 @@ class SQLiteStore:
         with _Transaction(db):
             for table in ("jobs", "docs", "doc_counts", "numbers"):
                 db.execute(f"DELETE FROM {table}")
+
+
+def _reported(method: _F) -> _F:
+    """Turns a SQLite failure (a full disk, an I/O error, a file gone read-only) into a StoreError,
+    which the server answers as 503 `store_unavailable` and the journal survives."""
+
+    @functools.wraps(method)
+    def call(self: SQLiteStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as error:
+            reason = str(error) or type(error).__name__
+            hint = "free space on that disk" if "full" in reason else "check the file, its directory and its disk"
+            raise StoreError(f"SQLite failed at {str(self.path)!r} ({reason}): {hint}") from None
+
+    return call  # type: ignore[return-value]
+
+
+for _name in (
+    "clear",
+    "__len__",
+    "add",
+    "get",
+    "delete",
+    "page",
+    "claim_due",
+    "next_due",
+    "get_doc",
+    "put_doc",
+    "update",
+    "docs",
+    "delete_docs",
+    "next_number",
+):
+    setattr(SQLiteStore, _name, _reported(getattr(SQLiteStore, _name)))
+del _name
