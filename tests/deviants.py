@@ -17,6 +17,7 @@ import sys
 from collections import Counter
 from contextlib import contextmanager
 from typing import Any, Awaitable, Callable, Iterator
+from urllib.parse import parse_qsl, urlencode
 
 from tests.processes import REPO, RunningServer, free_port, running
 
@@ -327,8 +328,10 @@ def no_auth(app: ASGIApp) -> ASGIApp:
     return wrapped
 
 
-def no_failures(app: ASGIApp) -> ASGIApp:
-    """Ignores X-Mock-Outcome and [mock:...] markers, like a real provider: every job completes."""
+def changing_requests(
+    app: ASGIApp, change: Callable[[Scope, bytes], bytes], drop_headers: tuple[bytes, ...] = ()
+) -> ASGIApp:
+    """The fake, given each request's body as `change` rewrites it (and without `drop_headers`)."""
 
     async def wrapped(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -340,8 +343,8 @@ def no_failures(app: ASGIApp) -> ASGIApp:
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
                 break
-        body = re.sub(rb"\[mock:[^\]]*\]", b"", b"".join(chunks))
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in (b"x-mock-outcome", b"content-length")]
+        body = change(scope, b"".join(chunks))
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in (*drop_headers, b"content-length")]
         headers.append((b"content-length", str(len(body)).encode()))
         sent = False
 
@@ -355,6 +358,116 @@ def no_failures(app: ASGIApp) -> ASGIApp:
         await app({**scope, "headers": headers}, replay, send)
 
     return wrapped
+
+
+def no_failures(app: ASGIApp) -> ASGIApp:
+    """Ignores X-Mock-Outcome and [mock:...] markers, like a real provider: every job completes."""
+    def change(scope: Scope, body: bytes) -> bytes:
+        return re.sub(rb"\[mock:[^\]]*\]", b"", body)
+
+    return changing_requests(app, change, drop_headers=(b"x-mock-outcome",))
+
+
+def prompt_rewritten(app: ASGIApp) -> ASGIApp:
+    """A gateway that "enhances" every create's prompt before it starts the job, and answers with its own."""
+
+    def change(scope: Scope, body: bytes) -> bytes:
+        if scope["method"] != "POST" or scope["path"] != "/v1/videos":
+            return body
+        return re.sub(rb'(name="prompt"\r\n\r\n)', rb"\g<1>Cinematic, 4k, award-winning: ", body)
+
+    return changing_requests(app, change)
+
+
+def mp4_not_the_job(app: ASGIApp) -> ASGIApp:
+    """The job's JSON is right, but its video is another file: 1280x720 frames, 8 seconds."""
+    other = (REPO / "fixtures" / "video_1280x720_8s.mp4").read_bytes()
+
+    def rewrite(scope: Scope, response: Captured) -> None:
+        variant = dict(parse_qsl(scope.get("query_string", b"").decode())).get("variant", "video")
+        if CONTENT_PATH.match(scope["path"]) and response.status == 200 and variant == "video":
+            response.body = other
+
+    return rewriting(app, rewrite)
+
+
+UPSTREAM_KEY = b"Bearer sk-the-gateways-upstream-key"
+
+
+def _upstream(name: bytes, value: bytes) -> bytes:
+    """A customer's key (any `sk-` key) as the gateway forwards it: its own; no key or a wrong one as sent."""
+    return UPSTREAM_KEY if name.lower() == b"authorization" and value.startswith(b"Bearer sk-") else value
+
+
+def shared_upstream(app: ASGIApp) -> ASGIApp:
+    """A gateway that forwards every customer's request with its own one upstream key: keys see each other's jobs."""
+
+    async def wrapped(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = [(k, _upstream(k, v)) for k, v in scope["headers"]]
+            scope = {**scope, "headers": headers}
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+def _listing_query(change: Callable[[list[tuple[str, str]]], list[tuple[str, str]]]) -> Callable[[ASGIApp], ASGIApp]:
+    def deviant(app: ASGIApp) -> ASGIApp:
+        async def wrapped(scope: Scope, receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/v1/videos":
+                query = change(parse_qsl(scope.get("query_string", b"").decode()))
+                scope = {**scope, "query_string": urlencode(query).encode()}
+            await app(scope, receive, send)
+
+        return wrapped
+
+    return deviant
+
+
+def pagination_loops(app: ASGIApp) -> ASGIApp:
+    """The list ignores `after`: every page is the first one again (auto-pagination never ends)."""
+    return _listing_query(lambda query: [(k, v) for k, v in query if k != "after"])(app)
+
+
+def oldest_first(app: ASGIApp) -> ASGIApp:
+    """The list's default order is ascending (oldest first) instead of the contract's `desc`."""
+
+    def ascending(query: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return query if any(k == "order" for k, _ in query) else [*query, ("order", "asc")]
+
+    return _listing_query(ascending)(app)
+
+
+def _edit_list_pages(edit: Callable[[dict[str, Any]], None]) -> Callable[[ASGIApp], ASGIApp]:
+    def deviant(app: ASGIApp) -> ASGIApp:
+        def rewrite(scope: Scope, response: Captured) -> None:
+            body = response.json
+            if scope["method"] == "GET" and scope["path"] == "/v1/videos" and isinstance(body, dict):
+                edit(body)
+                response.set_json(body)
+
+        return rewriting(app, rewrite)
+
+    return deviant
+
+
+def has_more_forever(app: ASGIApp) -> ASGIApp:
+    """Every list page says `has_more: true`, the last one too (the SDK asks for one empty page more)."""
+    return _edit_list_pages(lambda body: body.update(has_more=True))(app)
+
+
+def page_ids_null(app: ASGIApp) -> ASGIApp:
+    """Every list page says `first_id: null, last_id: null` (the SDK then pages on from the last item's id)."""
+    return _edit_list_pages(lambda body: body.update(first_id=None, last_id=None))(app)
+
+
+def lineage_lost(app: ASGIApp) -> ASGIApp:
+    """Every video says `remixed_from_video_id: null`, remixes too."""
+
+    def edit(scope: Scope, video: dict[str, Any]) -> None:
+        video["remixed_from_video_id"] = None
+
+    return rewriting(app, _edit_videos(edit))
 
 
 def counting(app: ASGIApp) -> ASGIApp:
@@ -404,6 +517,14 @@ DEVIANTS: dict[str, Callable[[ASGIApp], ASGIApp]] = {
         rate_limited,
         always_rate_limited,
         create_503_accepted,
+        shared_upstream,
+        pagination_loops,
+        oldest_first,
+        lineage_lost,
+        prompt_rewritten,
+        mp4_not_the_job,
+        has_more_forever,
+        page_ids_null,
     )
 }
 

@@ -18,6 +18,7 @@ from tests.deviants import serve_deviant
 from tests.processes import REPO, RunningServer, free_port, serve
 
 KEY = "sk-conform-SECRET-7q9z3x5v1b"  # distinctive, so that any leak is easy to find
+SECOND_KEY = "sk-conform-OTHER-4m8n2b6v0c"  # the isolation checks' second key, kept as secret
 
 def conform(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -32,7 +33,9 @@ def conform(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[RunningServer]:
-    with serve("--speed", "0") as running:
+    # Without access lines: nobody reads the server's output pipe, and the tests of this module send
+    # enough requests between them to fill it, after which the server blocks on its next log line.
+    with serve("--speed", "0", "--log-level", "warning") as running:
         yield running
 
 
@@ -42,7 +45,7 @@ def test_conform_passes_against_the_fake_with_every_phase_and_keeps_the_key_secr
         "--base-url", fake.base_url,
         "--max-creates", "400", "--max-examples", "5", "--seed", "7",
         "--report", "junit,json", "--report-dir", str(tmp_path),
-        env={"OPENAI_API_KEY": KEY},
+        env={"OPENAI_API_KEY": KEY, "OPENAI_API_KEY_2": SECOND_KEY},
     )
     elapsed = time.monotonic() - started
     print(f"conform against the fake took {elapsed:.1f}s")  # measured, not asserted
@@ -53,15 +56,38 @@ def test_conform_passes_against_the_fake_with_every_phase_and_keeps_the_key_secr
         assert phase in result.stderr  # progress lines
     data = json.loads((tmp_path / "conform-report.json").read_text())
     assert data["passed"] is True and data["failed_checks"] == []
-    assert {"status_vocabulary", "terminal_is_final", "content_format", "delete_then_404", "failed_job_error"} <= {
-        name for name, check in data["checks"].items() if check["status"] == "pass"
-    }
+    assert {
+        "status_vocabulary", "terminal_is_final", "content_format", "delete_then_404", "failed_job_error",
+        "key_isolation", "list_pagination", "list_page_ids", "remix_lineage", "prompt_matches_request",
+        "video_matches_job",
+    } <= {name for name, check in data["checks"].items() if check["status"] == "pass"}
     assert {"response_schema_conformance", "status_code_conformance"} <= set(data["checks"])  # schemathesis ran too
     junit = ET.parse(tmp_path / "conform-junit.xml").getroot()
     assert junit.get("failures") == "0" and int(junit.get("tests")) >= 23
     for text in (output, *(p.read_text() for p in tmp_path.iterdir())):
-        assert KEY not in text
-        assert KEY[3:-4] not in text  # not even the middle of it
+        for key in (KEY, SECOND_KEY):
+            assert key not in text
+            assert key[3:-4] not in text  # not even the middle of it
+
+
+def test_the_summary_names_each_new_check_it_skipped_and_why(fake: RunningServer) -> None:
+    # No second key, and a budget of one create: the remix for lineage is not made.
+    result = conform(
+        "--base-url", fake.base_url, "--api-key", KEY, "--phases", "lifecycle", "--quiet",
+        "--max-creates", "1", "--mock-duration", "0.3",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = {line.split()[1]: line for line in result.stdout.splitlines() if line.startswith("  SKIP  ")}
+    assert "(no second API key (--second-api-key or $OPENAI_API_KEY_2))" in lines["key_isolation"]
+    assert "(create budget spent (--max-creates 1): no remix was made)" in lines["remix_lineage"]
+    assert "Creates: 1 sent of at most 1" in result.stdout
+
+
+def test_the_same_key_twice_is_a_usage_error_not_an_isolation_check() -> None:
+    result = conform("--base-url", "http://127.0.0.1:1/v1", "--api-key", KEY, "--second-api-key", KEY, "--dry-run")
+    assert result.returncode == 2
+    assert "--second-api-key is the same key as --api-key" in result.stderr
+    assert KEY not in result.stdout + result.stderr
 
 
 def test_fuzzed_multipart_forms_are_judged_as_sent_not_as_generated(fake: RunningServer) -> None:
@@ -79,7 +105,10 @@ def test_fuzzed_multipart_forms_are_judged_as_sent_not_as_generated(fake: Runnin
 
 def test_the_cost_guard_caps_every_job_creating_request_counted_by_the_server(tmp_path: Path) -> None:
     with serve_deviant("counting") as server:
-        result = conform("--base-url", server.base_url, "--api-key", KEY, "--max-creates", "3", "--max-examples", "5", "--seed", "3")
+        result = conform(
+            "--base-url", server.base_url, "--api-key", KEY, "--max-creates", "3", "--max-examples", "5", "--seed", "3",
+            env={"OPENAI_API_KEY_2": SECOND_KEY},  # the second key's remix is a job-creating request too
+        )
         counts = httpx.get(f"{server.root}/__count").json()
     assert counts["creates"] <= 3, counts
     assert counts["requests"] > 20  # the run really talked to the server
@@ -96,6 +125,9 @@ def test_dry_run_prints_the_plan_and_sends_nothing() -> None:
     assert counts.get("requests", 0) == 0
     assert "$ POST /videos" in result.stdout and "  GET /videos/{video_id}" in result.stdout
     assert "at most 2 job-creating request(s)" in result.stdout
+    # What each create is for, in the order the budget serves them: the remix for lineage comes third.
+    uses = "uses up to 2 (a job that should complete, one that should fail, a remix (lineage); in this order"
+    assert uses in result.stdout
     assert "stateful" in result.stdout and "Nothing was sent" in result.stdout
 
 

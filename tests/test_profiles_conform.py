@@ -17,6 +17,7 @@ from mockserver.conformance import CHECKS, DEVIATION, ConformOptions, LifecycleS
 from tests.processes import serve
 
 KEY = "sk-conform-profiles-4242"
+SECOND_KEY = "sk-conform-profiles-other-7777"  # the isolation checks run against every profile
 PHASES = ("lifecycle", "examples", "coverage")
 
 
@@ -24,7 +25,7 @@ def conform(*serve_args: str, phases: tuple[str, ...] = PHASES, model: str | Non
     with serve(*serve_args, "--speed", "0", "--seed", "11", "--log-level", "warning") as server:
         report = run_conformance(
             ConformOptions(
-                base_url=server.base_url, api_key=KEY, spec="reference", phases=phases,
+                base_url=server.base_url, api_key=KEY, second_api_key=SECOND_KEY, spec="reference", phases=phases,
                 max_creates=50, max_examples=5, seed=7,
                 # short jobs that still pass through every phase
                 lifecycle=LifecycleSettings(mock_duration=0.6, model=model),

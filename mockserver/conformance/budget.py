@@ -43,10 +43,10 @@ class CreateBudget:
         with self._lock:
             return self.limit - self.sent
 
-    def spend(self, operation: str) -> bool:
-        """Take one create from the budget; False (and counted as refused) when none is left."""
+    def spend(self, operation: str, keep: int = 0) -> bool:
+        """Take one create from the budget, leaving `keep` for later; False (counted as refused) otherwise."""
         with self._lock:
-            if self.sent < self.limit:
+            if self.sent + keep < self.limit:
                 self.sent += 1
                 return True
             self.refused[operation] += 1

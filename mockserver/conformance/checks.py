@@ -578,6 +578,9 @@ def delete_then_404(run: LifecycleRun) -> Iterator[Verdict]:
         yield Skipped("the contract has no DELETE /videos/{video_id}")
         return
     job, skipped = _created(run, "completed")
+    if job is not None and job.removed is not None:
+        yield Skipped(f"the job was gone before its own delete: {job.removed}")
+        return
     if job is None or job.delete is None:
         yield skipped or Skipped(f"the job did not complete (last status {job.final_status()!r})" if job else "no job")
         return

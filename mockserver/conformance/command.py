@@ -22,6 +22,7 @@ except ImportError as exc:  # the `conform` extra is not installed
     PHASES = ("lifecycle", "examples", "coverage", "fuzzing", "stateful")
 
 KEY_ENV = "OPENAI_API_KEY"
+SECOND_KEY_ENV = "OPENAI_API_KEY_2"  # isolation.py's curl lines read it under this name
 
 
 def _csv(value: str) -> list[str]:
@@ -45,6 +46,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", required=True, help="the base URL you give the SDK, e.g. http://127.0.0.1:8000/v1")
     p.add_argument(
         "--api-key", default=None, help=f"API key to send (default: ${KEY_ENV}); it never appears in output or reports"
+    )
+    p.add_argument(
+        "--second-api-key",
+        default=None,
+        help=f"another key of the same server (default: ${SECOND_KEY_ENV}): the first key's job must be 404 for it; "
+        "without one the isolation check is skipped. Never printed either",
     )
     p.add_argument(
         "--spec",
@@ -139,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     api_key = args.api_key or os.environ.get(KEY_ENV, "")
+    second_key = args.second_api_key or os.environ.get(SECOND_KEY_ENV) or None
     headers: dict[str, str] = {}
     for item in args.header:
         name, sep, value = item.partition(":")
@@ -162,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         options = ConformOptions(
             base_url=args.base_url,
             api_key=api_key,
+            second_api_key=second_key,
             spec=args.spec,
             max_creates=args.max_creates,
             phases=tuple(_csv(args.phases)),
@@ -175,7 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValueError as exc:
         p.error(str(exc))
-    redact = Redactor(api_key, [value for name, value in headers.items() if is_credential_header(name)])
+    if second_key is not None and second_key == api_key:
+        p.error("--second-api-key is the same key as --api-key: isolation needs another key of the same server")
+    credentials = [value for name, value in headers.items() if is_credential_header(name)]
+    redact = Redactor(api_key, [*credentials, *([second_key] if second_key else [])])
     try:
         plan = make_plan(options)
     except ContractError as exc:

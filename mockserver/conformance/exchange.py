@@ -44,6 +44,9 @@ class Exchange:
         """Still 429 after the retries: says nothing about the contract."""
         return self.status == 429
 
+    key_placeholder: str = KEY_PLACEHOLDER  # the variable the reproducing curl line reads the key from
+    body: bytes | None = field(default=None, repr=False)  # the whole body, only when the step asked to keep it
+
     @property
     def media_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -70,7 +73,7 @@ class Exchange:
             parts += ["-X", self.method]
         parts.append(shlex.quote(self.url))
         if self.auth == "key":
-            parts += ["-H", f'"Authorization: Bearer {KEY_PLACEHOLDER}"']
+            parts += ["-H", f'"Authorization: Bearer {self.key_placeholder}"']
         elif self.auth == "wrong":
             parts += ["-H", shlex.quote("Authorization: Bearer invalid-key-for-conformance")]
         for name, value in self.request_headers.items():

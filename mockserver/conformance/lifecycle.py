@@ -11,9 +11,14 @@ It only talks and records; `checks.py` judges what it recorded. The scenario:
    request as a `[mock:...]` prompt marker (the fake honours either; real servers ignore both),
    polled to a terminal state the same way, then asked for its content.
 
+Between listing and deleting the completed job, the `JobStep`s the runner passes in run in turn
+(a remix to see its lineage, a walk over the list's pages, the same job asked for with a second
+key); each keeps what it sent in `LifecycleRun.records`, for its own checks.
+
 Every create is taken from the shared `CreateBudget`; a job the budget does not cover is not
 created and its checks are reported as skipped. Every request is retried on 429/503 as a careful
-client does (retries.py); the answer recorded is the last one.
+client does (retries.py); the answer recorded is the last one. The steps' creates are optional:
+they never take the create the failed job still needs.
 """
 
 from __future__ import annotations
@@ -21,16 +26,16 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import requests
 
 from mockserver import __version__
 from mockserver.conformance.budget import CreateBudget
-from mockserver.conformance.exchange import BODY_PREFIX_BYTES, Exchange, lower_headers
+from mockserver.conformance.exchange import BODY_PREFIX_BYTES, KEY_PLACEHOLDER, Exchange, lower_headers
 from mockserver.conformance.retries import RetryLedger, may_resend_create, send_carefully
 from mockserver.contract.loading import PHASE_SYNONYMS, Contract
 from mockserver.core.jobs import Phase
@@ -73,6 +78,7 @@ class JobTrace:
     after_delete: Exchange | None = None
     timed_out: bool = False
     not_created: str | None = None  # why there is no job (budget spent, create rejected)
+    removed: str | None = None  # how a step removed the job before its own delete (another key deleted it)
 
     def videos(self) -> Iterator[Exchange]:
         """Every exchange whose body should be a Video."""
@@ -110,17 +116,26 @@ class JobTrace:
         return dict(self.create.form or {}) if self.create is not None else {}
 
 
+class Record(Protocol):
+    """What a `JobStep` keeps: its own dataclass, giving every exchange it recorded."""
+
+    def exchanges(self) -> Iterator[Exchange]: ...
+
+
 @dataclass
 class LifecycleRun:
     contract: Contract
     probes: dict[str, Exchange] = field(default_factory=dict)  # "no_key", "wrong_key", "unknown_id"
     jobs: dict[str, JobTrace] = field(default_factory=dict)  # role -> trace
     phase_words: dict[str, Phase] = field(default_factory=dict)
+    records: dict[str, Record] = field(default_factory=dict)  # step name -> what it recorded
 
     def exchanges(self) -> Iterator[Exchange]:
         yield from self.probes.values()
         for job in self.jobs.values():
             yield from job.exchanges()
+        for record in self.records.values():
+            yield from record.exchanges()
 
     def phase_of(self, status: Any) -> Phase | None:
         return self.phase_words.get(status) if isinstance(status, str) else None
@@ -144,9 +159,11 @@ class LifecycleClient:
         extra_headers: dict[str, str] | None = None,
         retries: RetryLedger | None = None,
         budget: CreateBudget | None = None,
+        key_placeholder: str = KEY_PLACEHOLDER,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
+        self.key_placeholder = key_placeholder  # what a reproducing curl line reads the key from
         self.settings = settings
         self.extra_headers = dict(extra_headers or {})
         self.retries = retries or RetryLedger()
@@ -170,13 +187,14 @@ class LifecycleClient:
         headers: dict[str, str] | None = None,
         read_body: bool = True,
         creates_job: bool = False,
+        keep_body: bool = False,
     ) -> Exchange:
         """Send one request, retried while it is answered 429/503 and the budgets allow; the last answer is recorded."""
         budget = self.budget
         exchange, attempts, stopped = send_carefully(
             self.retries,
             f"{step} ({operation})",
-            lambda: self._send_once(step, operation, method, path, auth, params, form, headers, read_body),
+            lambda: self._send_once(step, operation, method, path, auth, params, form, headers, read_body, keep_body),
             lambda exchange: (exchange.status, exchange.headers),
             may_resend_create(lambda: budget.spend(operation))
             if creates_job and budget is not None
@@ -197,6 +215,7 @@ class LifecycleClient:
         form: dict[str, str] | None,
         headers: dict[str, str] | None,
         read_body: bool,
+        keep_body: bool,
     ) -> Exchange:
         url = self.base_url + path
         if params:
@@ -207,7 +226,9 @@ class LifecycleClient:
             sent_headers["Authorization"] = f"Bearer {self.api_key}"
         elif auth == "wrong":
             sent_headers["Authorization"] = f"Bearer {WRONG_KEY}"
-        exchange = Exchange(step, operation, method, url, request_headers, form=form, auth=auth)
+        exchange = Exchange(
+            step, operation, method, url, request_headers, form=form, auth=auth, key_placeholder=self.key_placeholder
+        )
         exchange.sent_at = time.monotonic()
         try:
             # Multipart even without a file, as the official SDKs send it.
@@ -223,6 +244,8 @@ class LifecycleClient:
             return exchange
         exchange.body_prefix = body[:BODY_PREFIX_BYTES]
         exchange.body_size = len(body)
+        if keep_body:
+            exchange.body = body
         if exchange.media_type.endswith("json") or exchange.media_type == "":
             try:
                 exchange.json = json.loads(body) if body else None
@@ -279,13 +302,26 @@ class Lifecycle:
         budget: CreateBudget,
         settings: LifecycleSettings,
         progress: Progress = lambda line: None,
+        steps: Sequence[JobStep] = (),
     ) -> None:
         self.contract = contract
         self.client = client
         self.budget = budget
         self.settings = settings
         self.progress = progress
+        self.steps = tuple(steps)
         self.run = LifecycleRun(contract, phase_words=phase_words(contract))
+
+    def create_headers(self) -> dict[str, str]:
+        """Headers of every job-creating request: how long the job takes on the fake."""
+        if self.settings.mock_duration is None:
+            return {}
+        return {"X-Mock-Duration": f"{self.settings.mock_duration:g}"}
+
+    def spend_optional(self, operation: str) -> bool:
+        """Take a create for a step, unless it is the one the failed job still needs."""
+        needed = 1 if self.settings.failed_job and "failed" not in self.run.jobs else 0
+        return self.budget.spend(operation, keep=needed)
 
     def execute(self) -> LifecycleRun:
         self.progress("lifecycle: probing auth and unknown ids")
@@ -314,9 +350,7 @@ class Lifecycle:
             trace.not_created = f"create budget spent (--max-creates {self.budget.limit})"
             self.progress(f"lifecycle: {role} job not created: {trace.not_created}")
             return trace
-        headers: dict[str, str] = {}
-        if self.settings.mock_duration is not None:
-            headers["X-Mock-Duration"] = f"{self.settings.mock_duration:g}"
+        headers = self.create_headers()
         prompt = self.settings.prompt
         if role == "failed":
             headers["X-Mock-Outcome"] = FAILED_OUTCOME
@@ -348,6 +382,9 @@ class Lifecycle:
         if role == "completed" and final is Phase.COMPLETED:
             self._download(trace, path)
             self._find_in_list(trace)
+            for step in self.steps:
+                if trace.removed is None:
+                    step(self, trace, path)
             self._delete(trace, path)
         elif role == "failed" and final is Phase.FAILED:
             trace.content[self.contract.vocabulary.default_variant] = self.client.send(
@@ -400,12 +437,14 @@ class Lifecycle:
     def _download(self, trace: JobTrace, path: str) -> None:
         variants = self.contract.vocabulary.variants or (self.contract.vocabulary.default_variant,)
         for variant in variants:
+            # The video's bytes are kept: its own header says its frame size and duration (mp4.py).
             trace.content[variant] = self.client.send(
                 f"content {variant}",
                 "GET /videos/{video_id}/content",
                 "GET",
                 path + "/content",
                 params={"variant": variant},
+                keep_body=variant == "video",
             )
 
     def _find_in_list(self, trace: JobTrace, max_pages: int = 5) -> None:
@@ -424,10 +463,15 @@ class Lifecycle:
             params = {"after": str(data[-1]["id"])}
 
     def _delete(self, trace: JobTrace, path: str) -> None:
-        if self.contract.find("DELETE", "/videos/{video_id}") is None:
+        if self.contract.find("DELETE", "/videos/{video_id}") is None or trace.removed is not None:
             return
         trace.delete = self.client.send("delete", "DELETE /videos/{video_id}", "DELETE", path)
         trace.after_delete = self.client.send("get after delete", "GET /videos/{video_id}", "GET", path)
+
+
+# A step over the completed job (lifecycle, its trace, its URL path), run after it was listed and
+# before it is deleted; it keeps what it sent in `lifecycle.run.records`.
+JobStep = Callable[[Lifecycle, JobTrace, str], None]
 
 
 def run_lifecycle(
@@ -440,10 +484,11 @@ def run_lifecycle(
     extra_headers: dict[str, str] | None = None,
     retries: RetryLedger | None = None,
     progress: Progress = lambda line: None,
+    steps: Sequence[JobStep] = (),
 ) -> LifecycleRun:
     settings = settings or LifecycleSettings()
     client = LifecycleClient(base_url, api_key, settings, extra_headers, retries, budget)
     try:
-        return Lifecycle(contract, client, budget, settings, progress).execute()
+        return Lifecycle(contract, client, budget, settings, progress, steps).execute()
     finally:
         client.close()

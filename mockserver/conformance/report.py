@@ -2,7 +2,8 @@
 
 `Report` is the structured result of `run_conformance` (see `failed_checks()`); `render_text`
 is the terminal summary; `write_reports` writes `junit` and `json` files. Every string that
-leaves this module goes through `Redactor`, so the API key never appears in output or files.
+leaves this module goes through `Redactor`, so no API key (nor the second one, for the isolation
+checks) ever appears in output or files.
 
 Every check has a severity. An `error` check that finds something fails the run (status
 `fail`, exit code 1). A `deviation` check reports what the contract's schema permits but the
@@ -88,6 +89,7 @@ class Report:
     spec: str
     key_hint: str  # the masked key
     max_creates: int
+    second_key_hint: str = ""  # the masked second key (isolation checks), "" without one
     creates_sent: int = 0
     creates_refused: dict[str, int] = field(default_factory=dict)  # operation -> requests not sent
     retry_policy: str = ""  # the retry budget, in words (retries.RetryPolicy.describe)
@@ -179,7 +181,8 @@ _MARK = {"pass": "PASS", "fail": "FAIL", "deviation": "DEVN", "skipped": "SKIP"}
 def render_text(report: Report, redact: Redactor | None = None) -> str:
     redact = redact or Redactor(None)
     lines = [
-        f"Conformance of {report.base_url} against {report.spec} (key {report.key_hint})",
+        f"Conformance of {report.base_url} against {report.spec} (key {report.key_hint}"
+        + (f", second key {report.second_key_hint})" if report.second_key_hint else ")"),
         "",
     ]
     width = max((len(name) for name in report.checks), default=10)
@@ -191,7 +194,7 @@ def render_text(report: Report, redact: Redactor | None = None) -> str:
         for result in results:
             tally = f"{result.passed} passed, {result.failed} failed, {result.skipped} skipped"
             line = f"  {_MARK[result.status]}  {result.name:<{width}}  {tally}"
-            if result.status == "skipped" and result.skip_reasons:
+            if result.skip_reasons:  # what was skipped and why, also where the rest passed or failed
                 line += f"  ({'; '.join(result.skip_reasons[:2])})"
             lines.append(line)
         lines.append("")

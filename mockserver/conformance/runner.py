@@ -20,10 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mockserver.conformance import request_vs_job  # noqa: F401  (registers its checks in CHECKS)
 from mockserver.conformance.budget import CreateBudget, CreateBudgetSpent, job_creating_operations
 from mockserver.conformance.checks import CHECKS, Failed, Passed, Skipped, run_checks
 from mockserver.conformance.exchange import header_variable
-from mockserver.conformance.lifecycle import LifecycleSettings, run_lifecycle
+from mockserver.conformance.isolation import isolation_step
+from mockserver.conformance.lifecycle import JobStep, LifecycleSettings, run_lifecycle
+from mockserver.conformance.lineage import lineage_field, remix_step
+from mockserver.conformance.pagination import pages_step
 from mockserver.conformance.report import ERROR, Finding, PhaseResult, Report
 from mockserver.conformance.retries import (
     RATE_LIMITED,
@@ -39,7 +43,6 @@ from mockserver.core.keys import mask
 
 SCHEMATHESIS_PHASES = ("examples", "coverage", "fuzzing", "stateful")
 PHASES = ("lifecycle", *SCHEMATHESIS_PHASES)
-CREATES_PER_LIFECYCLE = 2  # a job that should complete and one that should fail
 
 Progress = Callable[[str], None]
 
@@ -49,6 +52,7 @@ class ConformOptions:
     base_url: str  # what you give the SDK, e.g. http://127.0.0.1:8000/v1
     api_key: str
     spec: str = "reference"  # reference, docs, or a path
+    second_api_key: str | None = None  # another key of the same server, for the isolation checks
     max_creates: int = 3
     phases: tuple[str, ...] = PHASES
     max_examples: int = 10
@@ -75,7 +79,7 @@ class Plan:
     creating: list[str]
     phases: tuple[str, ...]
     max_creates: int
-    lifecycle_creates: int
+    lifecycle_uses: list[str]  # what each create the lifecycle phase asks for is for, in the order it is served
     retry: RetryPolicy
 
     def render(self, base_url: str) -> str:
@@ -93,7 +97,8 @@ class Plan:
             lines.append(f"  deviation checks (reported, do not fail the run): {deviations}")
         lines.append(
             f"Creates: at most {self.max_creates} job-creating request(s) in the whole run (--max-creates); "
-            f"the lifecycle phase uses up to {self.lifecycle_creates}, schemathesis the rest"
+            f"the lifecycle phase uses up to {min(self.max_creates, len(self.lifecycle_uses))} "
+            f"({', '.join(self.lifecycle_uses) or 'none'}; in this order, as the budget lasts), schemathesis the rest"
         )
         lines.append(
             f"Retries: 429/503 answers are retried after the wait the server asks for; {self.retry.describe()}"
@@ -109,20 +114,34 @@ def make_plan(options: ConformOptions, contract: Contract | None = None) -> Plan
     contract = contract or load_contract(options.spec)
     creating = job_creating_operations(contract)
     operations = [f"{method} {path}" for (method, path) in contract.operations]
-    lifecycle = (
-        min(options.max_creates, CREATES_PER_LIFECYCLE if options.lifecycle.failed_job else 1)
-        if "lifecycle" in options.phases
-        else 0
-    )
+    wanted = lifecycle_creates(options, contract) if "lifecycle" in options.phases else []
     return Plan(
         spec_path=Path(contract.source or options.spec),
         operations=operations,
         creating=[f"{m} {p}" for (m, p) in sorted(creating)],
         phases=options.phases,
         max_creates=options.max_creates,
-        lifecycle_creates=lifecycle,
+        lifecycle_uses=wanted,
         retry=options.retry,
     )
+
+
+def lifecycle_creates(options: ConformOptions, contract: Contract) -> list[str]:
+    """What each create the lifecycle phase may send is for, in the order the budget serves them."""
+    remix = contract.find("POST", "/videos/{video_id}/remix") is not None
+    wanted = ["a job that should complete"]
+    if options.lifecycle.failed_job:
+        wanted.append("one that should fail")
+    if remix and lineage_field(contract) is not None:
+        wanted.append("a remix (lineage)")
+    if remix and options.second_api_key:
+        wanted.append("the second key's remix (isolation; creates nothing on a server that isolates keys)")
+    return wanted
+
+
+def job_steps(options: ConformOptions) -> tuple[JobStep, ...]:
+    """The steps over the completed job, in order: the remix first, so that the list has two jobs to page over."""
+    return (remix_step, pages_step, isolation_step(options.second_api_key))
 
 
 def run_conformance(options: ConformOptions, progress: Progress = lambda line: None) -> Report:
@@ -136,6 +155,7 @@ def run_conformance(options: ConformOptions, progress: Progress = lambda line: N
         spec=str(contract.source or options.spec),
         key_hint=mask(options.api_key),
         max_creates=options.max_creates,
+        second_key_hint=mask(options.second_api_key) if options.second_api_key else "",
     )
     if "lifecycle" in options.phases:
         _lifecycle_phase(options, contract, budget, retries, report, progress)
@@ -191,6 +211,7 @@ def _lifecycle_phase(
         extra_headers=headers,
         retries=retries,
         progress=progress,
+        steps=job_steps(options),
     )
     verdicts = run_checks(run, [name for name in CHECKS if name not in options.exclude_checks])
     for name, results in verdicts.items():

@@ -178,6 +178,7 @@ EXPECTED_CONFORMANCE_FAILURES: dict[str, str] = {
     "id_format": "(deviation) ids are `task_<hex>`, not `video_<hex>`",
     "undeclared_fields": "(deviation) `task_id` on every Video, `metadata` (with the url) and `usage` once completed",
     "unknown_id_404": "an unknown id is HTTP 400 task_not_exist",
+    "key_isolation": "another key's task is HTTP 400 task_not_exist (hidden, but not the contract's 404)",
     "error_envelope": "task errors are {code, message, data}; /content errors lack param and code",
     "required_fields": "omitempty drops completed_at, expires_at, error, remixed_from_video_id; there is no prompt",
     "video_schema": "the same omitted required fields",
