@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -24,10 +26,34 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Lines of a server's output kept for stop(); older ones are dropped (a long run logs every request).
+KEPT_OUTPUT_LINES = 20_000
+
+
 @dataclass
 class RunningServer:
+    """A server process whose output is read as it comes: a pipe nobody reads fills up after ~64 KB
+    of access-log lines and then blocks the server in the middle of a test."""
+
     process: subprocess.Popen[str]
     port: int
+    _lines: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=KEPT_OUTPUT_LINES))
+    _reader: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        if self.process.stdout is not None:
+            self._reader = threading.Thread(target=self._drain, daemon=True)
+            self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:  # ends when the process closes its output
+            self._lines.append(line)
+
+    @property
+    def output(self) -> str:
+        """What the server has printed so far (the last KEPT_OUTPUT_LINES lines)."""
+        return "".join(self._lines)
 
     @property
     def root(self) -> str:
@@ -41,19 +67,27 @@ class RunningServer:
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:
-            output, _ = self.process.communicate(timeout=timeout)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            output, _ = self.process.communicate(timeout=timeout)
-        return self.process.returncode, output
+            self.process.wait(timeout=timeout)
+        if self._reader is not None:
+            self._reader.join(timeout=timeout)
+        return self.process.returncode, self.output
 
 
-def wait_healthy(url: str, process: subprocess.Popen[str], deadline_s: float = 30.0) -> dict:
+def wait_healthy(
+    url: str, process: subprocess.Popen[str], deadline_s: float = 30.0, server: RunningServer | None = None
+) -> dict:
+    """Poll `url` until it answers 200; `server`, when given, is the one reading the process's output."""
     deadline = time.monotonic() + deadline_s
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
+            if server is not None:
+                output = server.stop()[1]
+            else:
+                output = process.stdout.read() if process.stdout else ""
             raise RuntimeError(f"server exited with {process.returncode} before it was healthy:\n{output}")
         try:
             response = httpx.get(url, timeout=1.0)
@@ -80,7 +114,7 @@ def running(
     )
     server = RunningServer(process, port)
     try:
-        wait_healthy(f"{server.root}{health_path}", process)
+        wait_healthy(f"{server.root}{health_path}", process, server=server)
         yield server
     finally:
         server.stop()
