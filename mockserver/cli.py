@@ -1,4 +1,4 @@
-"""The `mockserver` command: serve | spec | conform | profiles."""
+"""The `mockserver` command: serve | spec | conform | proxy | profiles."""
 
 from __future__ import annotations
 
@@ -363,6 +363,13 @@ def parser() -> argparse.ArgumentParser:
         "mockserver.conformance.command",
         "conform",
         "check a server (this fake or a real provider) against the contract",
+        extra="conform",
+    )(sub)
+    # The proxy judges with conform's checks, which need that extra's `requests`.
+    _delegate(
+        "mockserver.proxy.command",
+        "proxy",
+        "forward to a real provider, check its answers, record a cassette",
         extra="conform",
     )(sub)
     return p
