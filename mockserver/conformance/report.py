@@ -263,7 +263,7 @@ def _finding_lines(result: CheckResult) -> list[str]:
 
 
 def to_junit(report: Report, suite_name: str = "mockserver conform") -> str:
-    """JUnit XML; `suite_name` names the suite and, by its last word, each case's class (`mockserver proxy` reuses it)."""
+    """JUnit XML. `suite_name` names the suite and, by its last word, each case's class (the proxy's reports)."""
     prefix = suite_name.split()[-1]
     suite = ET.Element(
         "testsuite",

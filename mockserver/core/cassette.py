@@ -24,7 +24,13 @@ EXCHANGES_DIR = "exchanges"
 JOBS_DIR = "jobs"
 MEDIA_DIR = "media"
 
-EXTENSIONS = {"video/mp4": ".mp4", "image/webp": ".webp", "image/jpeg": ".jpg", "image/png": ".png", "application/json": ".json"}
+EXTENSIONS = {
+    "video/mp4": ".mp4",
+    "image/webp": ".webp",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "application/json": ".json",
+}
 
 
 class CassetteError(Exception):
@@ -63,8 +69,10 @@ def read_json(path: Path) -> Any:
 
 def read_header(directory: Path) -> dict[str, Any]:
     header = read_json(directory / CASSETTE_FILE)
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CassetteError(f"{directory / CASSETTE_FILE}: cassette format {header.get('format') if isinstance(header, dict) else '?'!r}; this mockserver reads format {FORMAT}")
+    found = header.get("format") if isinstance(header, dict) else None
+    if found != FORMAT:
+        where = directory / CASSETTE_FILE
+        raise CassetteError(f"{where}: cassette format {found!r}; this mockserver reads format {FORMAT}")
     return header
 
 
@@ -73,8 +81,10 @@ def read_jobs(directory: Path) -> list[dict[str, Any]]:
     jobs_dir = directory / JOBS_DIR
     if not jobs_dir.is_dir():
         return []
-    jobs = [read_json(path) for path in sorted(jobs_dir.glob("*.json"))]
-    for path, job in zip(sorted(jobs_dir.glob("*.json")), jobs):
+    jobs = []
+    for path in sorted(jobs_dir.glob("*.json")):
+        job = read_json(path)
         if not isinstance(job, dict) or not isinstance(job.get("id"), str) or not isinstance(job.get("timeline"), list):
             raise CassetteError(f"{path} is not a recorded job (it needs an id and a timeline)")
+        jobs.append(job)
     return jobs

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from mockserver import __version__
-from mockserver.core import cassette
-from mockserver.http.auth import mask
 from mockserver.conformance.exchange import Exchange
 from mockserver.control.journal import SECRET_HEADERS
+from mockserver.core import cassette
+from mockserver.http.auth import mask
 from mockserver.proxy.observe import Observation, TrackedJob, request_fields, upload_bytes
 from mockserver.proxy.traffic import Observed
 
@@ -56,14 +56,19 @@ class CassetteWriter:
         self.spool_dir = self.media_dir  # downloads are spooled beside their final place: the move is a rename
         existing = directory / cassette.CASSETTE_FILE
         if existing.exists() or (directory / cassette.EXCHANGES_DIR).exists():
-            raise FileExistsError(f"{directory} already holds a cassette; record into a new directory (or remove it first)")
+            raise FileExistsError(
+                f"{directory} already holds a cassette; record into a new directory (or remove it first)"
+            )
         directory.mkdir(parents=True, exist_ok=True)
-        self._write(existing, {
-            "format": cassette.FORMAT,
-            "recorded_by": f"mockserver {__version__}",
-            "upstream": observation.upstream_url,
-            "started_at": time.time(),
-        })
+        self._write(
+            existing,
+            {
+                "format": cassette.FORMAT,
+                "recorded_by": f"mockserver {__version__}",
+                "upstream": observation.upstream_url,
+                "started_at": time.time(),
+            },
+        )
         observation.listen(self.record)
 
     def _write(self, path: Path, document: Any) -> None:
@@ -94,8 +99,17 @@ class CassetteWriter:
                     upload["file"] = self._store(sha256, upload.get("content_type") or "", data=data)
         media = None
         if seen.response_sha256 is not None:
-            file = self._store(seen.response_sha256, seen.media_type, spooled=seen.response_file) if seen.response_file else None
-            media = {"sha256": seen.response_sha256, "media_type": seen.media_type, "size": seen.response_size, "file": file}
+            file = (
+                self._store(seen.response_sha256, seen.media_type, spooled=seen.response_file)
+                if seen.response_file
+                else None
+            )
+            media = {
+                "sha256": seen.response_sha256,
+                "media_type": seen.media_type,
+                "size": seen.response_size,
+                "file": file,
+            }
         body_json = seen.response_json()
         document = {
             "seq": seen.seq,
@@ -117,7 +131,9 @@ class CassetteWriter:
                 "status": seen.status,
                 "headers": masked_headers(seen.response_headers, response=True),
                 "json": body_json,
-                "text": seen.response_body.decode("utf-8", "replace") if body_json is None and media is None and seen.response_body else None,
+                "text": seen.response_body.decode("utf-8", "replace")
+                if body_json is None and media is None and seen.response_body
+                else None,
                 "media": media,
                 "network_error": seen.network_error,
             },
@@ -133,16 +149,19 @@ class CassetteWriter:
             variant: {**facts, "file": cassette.media_name(facts["sha256"], facts["media_type"])}
             for variant, facts in job.content.items()
         }
-        self._write(self.directory / cassette.JOBS_DIR / f"{job.number:04d}.json", {
-            "number": job.number,
-            "id": job.video_id,
-            "operation": job.operation,
-            "request": job.create_fields,
-            "source_id": job.source_id,
-            "source_job": source.number if source is not None else None,
-            "create_request_id": job.create.request_id,
-            "timeline": job.observed,
-            "final": {"status": last.get("status"), "error": last.get("error")} if isinstance(last, dict) else None,
-            "content": content,
-            "last_seen": last,
-        })
+        self._write(
+            self.directory / cassette.JOBS_DIR / f"{job.number:04d}.json",
+            {
+                "number": job.number,
+                "id": job.video_id,
+                "operation": job.operation,
+                "request": job.create_fields,
+                "source_id": job.source_id,
+                "source_job": source.number if source is not None else None,
+                "create_request_id": job.create.request_id,
+                "timeline": job.observed,
+                "final": {"status": last.get("status"), "error": last.get("error")} if isinstance(last, dict) else None,
+                "content": content,
+                "last_seen": last,
+            },
+        )

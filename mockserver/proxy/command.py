@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -10,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from mockserver import __version__
-from mockserver.contract import Contract, ContractError
 from mockserver.conformance.report import REPORT_FORMATS
+from mockserver.contract.loading import Contract, ContractError
 from mockserver.proxy.forward import ProxyApp, Upstream
 from mockserver.proxy.observe import Observation, Violation
 
@@ -28,16 +29,49 @@ def parser() -> argparse.ArgumentParser:
             "happen, served at /__mock/violations, and written as JUnit and JSON reports when the proxy stops (Ctrl-C)."
         ),
     )
-    p.add_argument("--upstream", required=True, metavar="URL", help="the provider's base URL, as you give it to the SDK, e.g. https://api.openai.com/v1")
+    p.add_argument(
+        "--upstream",
+        required=True,
+        metavar="URL",
+        help="the provider's base URL, as you give it to the SDK, e.g. https://api.openai.com/v1",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to bind, 0 for any free port (default: {DEFAULT_PORT})")
-    p.add_argument("--record", type=Path, default=None, metavar="DIR", help="write a cassette of the session into DIR (a new directory) for `serve --replay DIR`")
-    p.add_argument("--spec", default="reference", help="the contract to check against: reference, docs, or a path (default: reference)")
-    p.add_argument("--report-dir", type=Path, default=Path("proxy-reports"), help="where the reports go when the proxy stops (default: proxy-reports/)")
-    p.add_argument("--report", default="junit,json", help="report formats, comma-separated: junit, json (default: both)")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the upstream on one request (default: 600)")
-    p.add_argument("--quiet", action="store_true", help="do not print violations as they happen (the reports still have them)")
-    p.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"], help="log verbosity (default: warning)")
+    p.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port to bind, 0 for any free port (default: {DEFAULT_PORT})"
+    )
+    p.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write a cassette of the session into DIR (a new directory) for `serve --replay DIR`",
+    )
+    p.add_argument(
+        "--spec",
+        default="reference",
+        help="the contract to check against: reference, docs, or a path (default: reference)",
+    )
+    p.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("proxy-reports"),
+        help="where the reports go when the proxy stops (default: proxy-reports/)",
+    )
+    p.add_argument(
+        "--report", default="junit,json", help="report formats, comma-separated: junit, json (default: both)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds to wait for the upstream on one request (default: 600)"
+    )
+    p.add_argument(
+        "--quiet", action="store_true", help="do not print violations as they happen (the reports still have them)"
+    )
+    p.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="log verbosity (default: warning)",
+    )
     return p
 
 
@@ -74,8 +108,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def health() -> dict[str, Any]:
         return {
-            "status": "ok", "version": __version__, "role": "proxy", "upstream": upstream.url,
-            "exchanges": observation.exchanges, "recording": str(args.record) if args.record else None,
+            "status": "ok",
+            "version": __version__,
+            "role": "proxy",
+            "upstream": upstream.url,
+            "exchanges": observation.exchanges,
+            "recording": str(args.record) if args.record else None,
         }
 
     def stopped() -> None:
@@ -91,7 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     app = ProxyApp(
-        upstream, observation, spool_dir=spool, timeout=args.timeout, on_shutdown=stopped,
+        upstream,
+        observation,
+        spool_dir=spool,
+        timeout=args.timeout,
+        on_shutdown=stopped,
         local={"/__mock/health": health, "/__mock/violations": observation.summary},
     )
 
@@ -102,20 +144,30 @@ def main(argv: list[str] | None = None) -> int:
                 for sock in listener.sockets:
                     host, port = sock.getsockname()[:2]
                     shown = f"[{host}]" if ":" in host else host
-                    print(f"mockserver proxy {__version__}: base URL http://{shown}:{port}{upstream.base_path} -> {upstream.url}", flush=True)
-                    print(f"  violations: http://{shown}:{port}/__mock/violations" + (f"   recording into {args.record}" if args.record else ""), flush=True)
+                    base_url = f"http://{shown}:{port}{upstream.base_path}"
+                    print(f"mockserver proxy {__version__}: base URL {base_url} -> {upstream.url}", flush=True)
+                    print(
+                        f"  violations: http://{shown}:{port}/__mock/violations"
+                        + (f"   recording into {args.record}" if args.record else ""),
+                        flush=True,
+                    )
                     return
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     # The upstream's Date and Server headers pass through; uvicorn must not add its own.
     config = uvicorn.Config(
-        app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.log_level in ("info", "debug"),
-        server_header=False, date_header=False, lifespan="on",
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=args.log_level in ("info", "debug"),
+        server_header=False,
+        date_header=False,
+        lifespan="on",
     )
-    try:
+    # uvicorn re-raises Ctrl-C once it has shut down (the reports are written by then).
+    with contextlib.suppress(KeyboardInterrupt):
         AnnouncingServer(config).run()
-    except KeyboardInterrupt:
-        pass  # uvicorn has shut down (and the reports are written); it re-raises Ctrl-C for the caller to see
     return 0
 
 

@@ -19,8 +19,9 @@ import json
 import logging
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import IO, Any, AsyncIterator, Callable
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,7 +33,9 @@ from mockserver.proxy.traffic import JSON_CAPTURE_LIMIT, PREFIX_BYTES, Observed
 log = logging.getLogger("mockserver.proxy")
 
 # Headers of one hop (RFC 9110 7.6.1), not of the message; Host is the upstream's own.
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host"})
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host"}
+)
 REQUEST_CAPTURE_LIMIT = 64 * 1024 * 1024  # a larger upload is forwarded whole but judged without its body
 
 Observer = Callable[[Observed], None]
@@ -107,13 +110,21 @@ class ProxyApp:
         query = scope.get("query_string", b"")
         headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope["headers"]]
         seen = Observed(
-            seq=self._seq, request_id="", started=time.time(), method=scope["method"],
-            path=raw_path.decode("latin-1"), query=query.decode("latin-1"), request_headers=headers,
+            seq=self._seq,
+            request_id="",
+            started=time.time(),
+            method=scope["method"],
+            path=raw_path.decode("latin-1"),
+            query=query.decode("latin-1"),
+            request_headers=headers,
         )
         url = self.upstream.origin + seen.path + (f"?{seen.query}" if seen.query else "")
         # httpx.Request directly, not the client's build_request: that would add the client's default headers.
         request = httpx.Request(
-            seen.method, url, headers=_forwardable(headers), content=_body(receive, seen) if _has_body(headers) else None
+            seen.method,
+            url,
+            headers=_forwardable(headers),
+            content=_body(receive, seen) if _has_body(headers) else None,
         )
         try:
             response = await self._client.send(request, stream=True)
@@ -122,7 +133,9 @@ class ProxyApp:
             seen.request_id = new_request_id()
             seen.finished = time.time()
             log.warning("upstream unreachable for %s %s: %s", seen.method, seen.path, seen.network_error)
-            await _send_json(send, 502, _bad_gateway(self.upstream.url, seen.network_error), [("x-request-id", seen.request_id)])
+            await _send_json(
+                send, 502, _bad_gateway(self.upstream.url, seen.network_error), [("x-request-id", seen.request_id)]
+            )
             self.observer(seen)
             return
         try:
@@ -141,11 +154,13 @@ class ProxyApp:
             request_id = new_request_id()
             out.append(("x-request-id", request_id))
         seen.request_id, seen.status, seen.response_headers = request_id, response.status_code, out
-        await send({
-            "type": "http.response.start",
-            "status": response.status_code,
-            "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in out],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in out],
+            }
+        )
         sink = _Sink(seen, self.spool_dir)
         try:
             async for chunk in response.aiter_raw():
@@ -166,7 +181,8 @@ class _Sink:
         self.file: IO[bytes] | None = None
         if self.media and spool_dir is not None:
             spool_dir.mkdir(parents=True, exist_ok=True)
-            self.file = tempfile.NamedTemporaryFile(dir=spool_dir, prefix=".download-", delete=False)
+            # Open across many writes (one per chunk passed on) and closed in close(): no with-block fits.
+            self.file = tempfile.NamedTemporaryFile(dir=spool_dir, prefix=".download-", delete=False)  # noqa: SIM115
             seen.response_file = Path(self.file.name)
 
     def write(self, chunk: bytes) -> None:
@@ -245,4 +261,3 @@ async def _send_json(send: Send, status: int, document: Any, headers: list[tuple
     start: Message = {"type": "http.response.start", "status": status, "headers": raw}
     await send(start)
     await send({"type": "http.response.body", "body": body})
-

@@ -21,33 +21,52 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from mockserver.http.auth import mask
 from mockserver.conformance import dialect_checks  # noqa: F401  (registers its checks in CHECKS)
 from mockserver.conformance.budget import job_creating_operations
 from mockserver.conformance.checks import CHECKS, Failed, Passed, Skipped, Verdict
 from mockserver.conformance.exchange import Exchange
 from mockserver.conformance.lifecycle import JobTrace, LifecycleRun, phase_words
-from mockserver.conformance.report import DEVIATION, ERROR, CheckResult, Finding, Report, to_junit
-from mockserver.contract import Contract
-from mockserver.core.errors import APIError
-from mockserver.http.inputs import _split_multipart
-from mockserver.core.jobs import Phase
+from mockserver.conformance.report import DEVIATION, ERROR, Finding, Report, to_junit
+from mockserver.contract.loading import Contract
 from mockserver.control.journal import SECRET_HEADERS
+from mockserver.core.errors import APIError
+from mockserver.core.jobs import Phase
+from mockserver.http.auth import mask
+from mockserver.http.inputs import _split_multipart
 from mockserver.proxy import schema_checks
 from mockserver.proxy.traffic import Observed, sha256_of
 
 log = logging.getLogger("mockserver.proxy")
 
 PASSIVE_JOB_CHECKS = (
-    "status_vocabulary", "required_fields", "seconds_is_string", "video_schema", "id_stable",
-    "forward_transitions", "terminal_is_final", "progress_range", "progress_monotonic", "completed_timestamps",
-    "content_before_completion", "content_available", "content_media_type", "content_format",
-    "failed_job_error", "failed_job_no_content", "listed_after_create", "delete_then_404",
-    "id_format", "undeclared_fields", "optional_extras", "timestamps_in_seconds", "completed_at_when_done",
+    "status_vocabulary",
+    "required_fields",
+    "seconds_is_string",
+    "video_schema",
+    "id_stable",
+    "forward_transitions",
+    "terminal_is_final",
+    "progress_range",
+    "progress_monotonic",
+    "completed_timestamps",
+    "content_before_completion",
+    "content_available",
+    "content_media_type",
+    "content_format",
+    "failed_job_error",
+    "failed_job_no_content",
+    "listed_after_create",
+    "delete_then_404",
+    "id_format",
+    "undeclared_fields",
+    "optional_extras",
+    "timestamps_in_seconds",
+    "completed_at_when_done",
 )
 PASSIVE_EXCHANGE_CHECKS = ("auth_required", "unknown_id_404", "error_envelope")
 # Not refusals of the request itself: a list answered so says nothing about whether a job is listed.
@@ -78,13 +97,21 @@ class Violation:
     def line(self) -> str:
         job = f" video {self.video_id}" if self.video_id else ""
         kind = "DEVIATION" if self.severity == DEVIATION else "VIOLATION"
-        return f"{kind} {self.check} [{self.request_id}] {self.operation}{job}: expected {self.expected}; got {self.actual}"
+        where = f"{self.check} [{self.request_id}] {self.operation}{job}"
+        return f"{kind} {where}: expected {self.expected}; got {self.actual}"
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "check": self.check, "severity": self.severity, "request_id": self.request_id, "request_ids": self.request_ids,
-            "operation": self.operation, "video_id": self.video_id, "expected": self.expected, "actual": self.actual,
-            "first_seen": self.first_seen, "curl": self.curl,
+            "check": self.check,
+            "severity": self.severity,
+            "request_id": self.request_id,
+            "request_ids": self.request_ids,
+            "operation": self.operation,
+            "video_id": self.video_id,
+            "expected": self.expected,
+            "actual": self.actual,
+            "first_seen": self.first_seen,
+            "curl": self.curl,
         }
 
 
@@ -115,7 +142,14 @@ class TrackedJob:
 class Observation:
     """Everything seen so far, and the violations found in it. Safe to call from the event loop only."""
 
-    def __init__(self, contract: Contract, upstream_url: str, base_path: str, *, on_violation: Callable[[Violation], None] = lambda v: None) -> None:
+    def __init__(
+        self,
+        contract: Contract,
+        upstream_url: str,
+        base_path: str,
+        *,
+        on_violation: Callable[[Violation], None] = lambda v: None,
+    ) -> None:
         self.contract = contract
         self.upstream_url = upstream_url
         self.base_path = base_path
@@ -163,7 +197,7 @@ class Observation:
         if not raw_path.startswith(self.base_path + "/"):
             return None
         method = "GET" if method == "HEAD" else method
-        parts = raw_path[len(self.base_path):].split("/")
+        parts = raw_path[len(self.base_path) :].split("/")
         for op_method, template in self.templates:
             if op_method != method:
                 continue
@@ -171,7 +205,7 @@ class Observation:
             if len(pattern) != len(parts):
                 continue
             params: dict[str, str] = {}
-            for want, got in zip(pattern, parts):
+            for want, got in zip(pattern, parts, strict=True):
                 if want.startswith("{") and want.endswith("}"):
                     if not got:
                         break
@@ -185,12 +219,18 @@ class Observation:
     def _exchange(self, seen: Observed, template: str) -> Exchange:
         fields, _ = request_fields(seen)
         shown = {name: value for name, value in seen.request_headers if name.startswith(("x-mock-", "openai-"))}
-        form = {name: (value if isinstance(value, str) else json.dumps(value)) for name, value in fields.items()} if fields else None
+        form = (
+            {name: (value if isinstance(value, str) else json.dumps(value)) for name, value in fields.items()}
+            if fields
+            else None
+        )
         return Exchange(
             step=f"request {seen.seq}",
             operation=f"{'GET' if seen.method == 'HEAD' else seen.method} {template}",
             method=seen.method,
-            url=self.upstream_url[: len(self.upstream_url) - len(self.base_path)] + seen.path + (f"?{seen.query}" if seen.query else ""),
+            url=self.upstream_url[: len(self.upstream_url) - len(self.base_path)]
+            + seen.path
+            + (f"?{seen.query}" if seen.query else ""),
             request_headers=shown,
             form=form,
             auth="key" if _credential(seen) else "none",
@@ -230,7 +270,12 @@ class Observation:
             if exchange.ok and isinstance(body, dict):
                 trace.polls.append(exchange)
                 self._saw(job, seen, body)
-                if job.early_downloads and trace.early_content is None and job.phase is not None and not job.phase.terminal:
+                if (
+                    job.early_downloads
+                    and trace.early_content is None
+                    and job.phase is not None
+                    and not job.phase.terminal
+                ):
                     trace.early_content = job.early_downloads[0]  # served, and the job still not done
             return job
         if method == "GET" and template == "/videos/{video_id}/content":
@@ -240,7 +285,11 @@ class Observation:
             if job.phase is not None and job.phase.terminal:
                 trace.content[variant] = exchange
                 if exchange.ok and seen.response_sha256:
-                    job.content[variant] = {"sha256": seen.response_sha256, "media_type": seen.media_type, "size": seen.response_size}
+                    job.content[variant] = {
+                        "sha256": seen.response_sha256,
+                        "media_type": seen.media_type,
+                        "size": seen.response_size,
+                    }
             elif exchange.ok:
                 job.early_downloads.append(exchange)
             elif trace.early_content is None:
@@ -254,7 +303,9 @@ class Observation:
             return job
         return job
 
-    def _created(self, seen: Observed, exchange: Exchange, template: str, params: dict[str, str], body: dict[str, Any]) -> TrackedJob:
+    def _created(
+        self, seen: Observed, exchange: Exchange, template: str, params: dict[str, str], body: dict[str, Any]
+    ) -> TrackedJob:
         fields, _ = request_fields(seen)
         key = seen.api_key
         job = TrackedJob(
@@ -275,12 +326,14 @@ class Observation:
     def _saw(self, job: TrackedJob, seen: Observed, body: dict[str, Any]) -> None:
         job.phase = self._phase(body) or job.phase
         job.trace.role = "failed" if job.phase is Phase.FAILED else "completed"
-        job.observed.append({
-            "t": round(seen.finished - job.create.finished, 3),
-            "status": body.get("status"),
-            "progress": body.get("progress"),
-            "request_id": seen.request_id,
-        })
+        job.observed.append(
+            {
+                "t": round(seen.finished - job.create.finished, 3),
+                "status": body.get("status"),
+                "progress": body.get("progress"),
+                "request_id": seen.request_id,
+            }
+        )
 
     def _listed(self, seen: Observed, exchange: Exchange) -> None:
         """A list page goes to the trace of each job of that key it should show (listed_after_create)."""
@@ -302,22 +355,34 @@ class Observation:
             ids = {item.get("id") for item in data if isinstance(item, dict)}
             if job.video_id in ids:
                 job.trace.listing.append(exchange)
-            elif "after" not in query and "before" not in query and (not body.get("has_more") or _newer_than_page(job, data, query)):
+            elif (
+                "after" not in query
+                and "before" not in query
+                and (not body.get("has_more") or _newer_than_page(job, data, query))
+            ):
                 job.trace.listing.append(exchange)  # the whole list, or a first page that reaches past the job
 
     # -- judging ---------------------------------------------------------------------------
 
-    def _judge_exchange(self, seen: Observed, exchange: Exchange, template: str, params: dict[str, str], job: TrackedJob | None) -> None:
+    def _judge_exchange(
+        self, seen: Observed, exchange: Exchange, template: str, params: dict[str, str], job: TrackedJob | None
+    ) -> None:
         probe = "exchange"
         if not _credential(seen):
             probe = "no_key"
         elif (
-            "video_id" in params and params["video_id"] not in self.jobs and seen.method in ("GET", "HEAD")
-            and exchange.status is not None and 400 <= exchange.status < 500 and exchange.status not in _TRANSIENT
+            "video_id" in params
+            and params["video_id"] not in self.jobs
+            and seen.method in ("GET", "HEAD")
+            and exchange.status is not None
+            and 400 <= exchange.status < 500
+            and exchange.status not in _TRANSIENT
         ):
             probe = "unknown_id"  # an id this proxy never saw created, refused: conform's unknown-id probe
         run = LifecycleRun(self.contract, probes={probe: exchange}, phase_words=self.words)
-        verdicts: list[tuple[str, Verdict]] = [(name, v) for name in PASSIVE_EXCHANGE_CHECKS for v in CHECKS[name].function(run)]
+        verdicts: list[tuple[str, Verdict]] = [
+            (name, v) for name in PASSIVE_EXCHANGE_CHECKS for v in CHECKS[name].function(run)
+        ]
         verdicts += schema_checks.judge(self.contract, exchange, template, dict(seen.request_headers))
         for name, verdict in verdicts:
             counts = self._exchange_counts.setdefault(name, [0, 0])
@@ -389,13 +454,18 @@ class Observation:
     def report(self, spec: str) -> Report:
         """A conform-style report: per check, what passed, what was skipped and every violation."""
         report = Report(
-            base_url=self.upstream_url, spec=spec,
-            key_hint=", ".join(sorted(mask(k) for k in self.keys)) or "none seen", max_creates=0,
-            started_at=self.started, duration=time.time() - self.started,
+            base_url=self.upstream_url,
+            spec=spec,
+            key_hint=", ".join(sorted(mask(k) for k in self.keys)) or "none seen",
+            max_creates=0,
+            started_at=self.started,
+            duration=time.time() - self.started,
         )
         for name in passive_checks():
             source = "schema" if name in schema_checks.SCHEMA_CHECKS else "lifecycle"
-            description = schema_checks.SCHEMA_CHECKS[name].description if source == "schema" else CHECKS[name].description
+            description = (
+                schema_checks.SCHEMA_CHECKS[name].description if source == "schema" else CHECKS[name].description
+            )
             report.result(name, source, description, _severity(name))
         for name, (passed, _) in self._exchange_counts.items():
             report.checks[name].passed += passed
@@ -411,8 +481,17 @@ class Observation:
             for violation in self.violations.values():
                 result = report.checks[violation.check]
                 result.failed += len(violation.request_ids) - 1
-                result.add_finding(Finding(violation.check, violation.operation, violation.expected, violation.actual, violation.curl,
-                                           step=f"request {violation.request_id}" + (f", video {violation.video_id}" if violation.video_id else "")))
+                result.add_finding(
+                    Finding(
+                        violation.check,
+                        violation.operation,
+                        violation.expected,
+                        violation.actual,
+                        violation.curl,
+                        step=f"request {violation.request_id}"
+                        + (f", video {violation.video_id}" if violation.video_id else ""),
+                    )
+                )
         for result in report.checks.values():
             if result.failed:
                 result.skipped, result.skip_reasons = 0, []
@@ -423,21 +502,38 @@ class Observation:
 
     def report_json(self, spec: str) -> dict[str, Any]:
         report = self.report(spec)
-        return json.loads(self.redact(json.dumps({
-            "upstream": self.upstream_url,
-            "spec": spec,
-            "started_at": self.started,
-            "stopped_at": time.time(),
-            "exchanges": self.exchanges,
-            "jobs": len(self.jobs),
-            "passed": not report.failed_checks(),
-            "failed_checks": report.failed_checks(),
-            "deviation_checks": report.deviation_checks(),
-            "checks": {name: {"status": r.status, "severity": r.severity, "source": r.source, "passed": r.passed,
-                              "failed": r.failed, "skipped": r.skipped, "skip_reasons": r.skip_reasons, "description": r.description}
-                       for name, r in report.checks.items()},
-            "violations": self.violation_list(),
-        }, ensure_ascii=False)))
+        return json.loads(
+            self.redact(
+                json.dumps(
+                    {
+                        "upstream": self.upstream_url,
+                        "spec": spec,
+                        "started_at": self.started,
+                        "stopped_at": time.time(),
+                        "exchanges": self.exchanges,
+                        "jobs": len(self.jobs),
+                        "passed": not report.failed_checks(),
+                        "failed_checks": report.failed_checks(),
+                        "deviation_checks": report.deviation_checks(),
+                        "checks": {
+                            name: {
+                                "status": r.status,
+                                "severity": r.severity,
+                                "source": r.source,
+                                "passed": r.passed,
+                                "failed": r.failed,
+                                "skipped": r.skipped,
+                                "skip_reasons": r.skip_reasons,
+                                "description": r.description,
+                            }
+                            for name, r in report.checks.items()
+                        },
+                        "violations": self.violation_list(),
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        )
 
 
 def _severity(name: str) -> str:
@@ -445,14 +541,21 @@ def _severity(name: str) -> str:
 
 
 def _credential(seen: Observed) -> bool:
-    return any(name in SECRET_HEADERS and name != "cookie" for name, _ in seen.request_headers) or "api_key" in seen.query_params
+    return (
+        any(name in SECRET_HEADERS and name != "cookie" for name, _ in seen.request_headers)
+        or "api_key" in seen.query_params
+    )
 
 
 def _newer_than_page(job: TrackedJob, data: list[Any], query: dict[str, str]) -> bool:
     """A newest-first page that lists jobs older than this one must list this one too."""
     if query.get("order", "desc") != "desc" or not isinstance(job.created_at, (int, float)):
         return False
-    stamps = [item.get("created_at") for item in data if isinstance(item, dict) and isinstance(item.get("created_at"), (int, float))]
+    stamps: list[float] = [
+        item["created_at"]
+        for item in data
+        if isinstance(item, dict) and isinstance(item.get("created_at"), (int, float))
+    ]
     return bool(stamps) and min(stamps) < job.created_at
 
 
@@ -485,7 +588,12 @@ def request_fields(seen: Observed) -> tuple[dict[str, Any], dict[str, dict[str, 
         if not part.name:
             continue
         if part.is_file():
-            uploads[part.name] = {"filename": part.filename, "content_type": part.content_type, "size": part.size(), "sha256": part.sha256()}
+            uploads[part.name] = {
+                "filename": part.filename,
+                "content_type": part.content_type,
+                "size": part.size(),
+                "sha256": part.sha256(),
+            }
         else:
             fields[part.name] = part.data.decode("utf-8", "replace")
     return fields, uploads

@@ -9,14 +9,15 @@ and reports under the same names.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from mockserver.conformance.checks import Failed, Passed, Verdict
 from mockserver.conformance.exchange import Exchange
-from mockserver.contract import Contract
+from mockserver.contract.loading import Contract
 
 # Answers HTTP allows to a request that asked for them, whatever an operation declares.
 _ASKED_FOR = {206: "range", 304: "if-none-match"}
@@ -29,11 +30,17 @@ class SchemaCheck:
 
 
 SCHEMA_CHECKS = {
-    "status_code_conformance": SchemaCheck("status_code_conformance", "every answer has a status the contract declares for that operation"),
-    "response_schema_conformance": SchemaCheck("response_schema_conformance", "every JSON answer validates against the contract's schema for its status"),
+    "status_code_conformance": SchemaCheck(
+        "status_code_conformance", "every answer has a status the contract declares for that operation"
+    ),
+    "response_schema_conformance": SchemaCheck(
+        "response_schema_conformance", "every JSON answer validates against the contract's schema for its status"
+    ),
 }
 
-_validators: weakref.WeakKeyDictionary[Contract, dict[tuple[str, str, str], Draft202012Validator | None]] = weakref.WeakKeyDictionary()
+_validators: weakref.WeakKeyDictionary[Contract, dict[tuple[str, str, str], Draft202012Validator | None]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _responses(contract: Contract, method: str, template: str) -> dict[str, Any]:
@@ -59,7 +66,9 @@ def _validator(contract: Contract, method: str, template: str, key: str) -> Draf
     return cache[slot]
 
 
-def judge(contract: Contract, exchange: Exchange, template: str, request_headers: dict[str, str]) -> Iterator[tuple[str, Verdict]]:
+def judge(
+    contract: Contract, exchange: Exchange, template: str, request_headers: dict[str, str]
+) -> Iterator[tuple[str, Verdict]]:
     """(check name, verdict) for one exchange of the operation `exchange.method template`."""
     status = exchange.status
     if status is None:
@@ -70,7 +79,10 @@ def judge(contract: Contract, exchange: Exchange, template: str, request_headers
         if _ASKED_FOR.get(status) in request_headers:
             return
         declared = ", ".join(sorted(responses)) or "none"
-        yield "status_code_conformance", Failed(exchange, f"one of the statuses the contract declares ({declared})", exchange.describe_response())
+        yield (
+            "status_code_conformance",
+            Failed(exchange, f"one of the statuses the contract declares ({declared})", exchange.describe_response()),
+        )
         return
     yield "status_code_conformance", Passed()
     if exchange.json is None or not exchange.media_type.endswith("json"):
@@ -83,8 +95,11 @@ def judge(contract: Contract, exchange: Exchange, template: str, request_headers
         yield "response_schema_conformance", Passed()
         return
     where = "/".join(str(p) for p in errors[0].absolute_path) or "(body)"
-    yield "response_schema_conformance", Failed(
-        exchange,
-        f"a body valid against the contract's {key} response of {exchange.method} {template}",
-        f"{len(errors)} problem(s), first at {where}: {errors[0].message}",
+    yield (
+        "response_schema_conformance",
+        Failed(
+            exchange,
+            f"a body valid against the contract's {key} response of {exchange.method} {template}",
+            f"{len(errors)} problem(s), first at {where}: {errors[0].message}",
+        ),
     )
