@@ -92,3 +92,12 @@ def serve(*args: str, env: dict[str, str] | None = None, port: int | None = None
     port = port or free_port()
     with running([sys.executable, "-m", "mockserver", "serve", "--port", str(port), *args], port, env) as server:
         yield server
+
+
+@contextmanager
+def proxy(upstream: str, *args: str, port: int | None = None) -> Iterator[RunningServer]:
+    """`mockserver proxy --upstream URL` as a user runs it, on a free loopback port (its health is its own)."""
+    port = port or free_port()
+    command = [sys.executable, "-m", "mockserver", "proxy", "--upstream", upstream, "--port", str(port), *args]
+    with running(command, port) as server:
+        yield server

@@ -324,11 +324,14 @@ class Observation:
         return job
 
     def _saw(self, job: TrackedJob, seen: Observed, body: dict[str, Any]) -> None:
-        job.phase = self._phase(body) or job.phase
+        phase = self._phase(body)
+        job.phase = phase or job.phase
         job.trace.role = "failed" if job.phase is Phase.FAILED else "completed"
         job.observed.append(
             {
+                # Seconds after the create was answered; the phase, so a replay needs no dialect's words.
                 "t": round(seen.finished - job.create.finished, 3),
+                "phase": phase.value if phase is not None else None,
                 "status": body.get("status"),
                 "progress": body.get("progress"),
                 "request_id": seen.request_id,

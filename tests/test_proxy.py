@@ -1,0 +1,165 @@
+"""`mockserver proxy` in front of real server processes: forwarding unchanged, passive validation, reports.
+
+In front of the fake (the reference) the proxy must find nothing in the official SDK's whole flow,
+and the fake must receive exactly what the client sent, no more. In front of each dialect
+(`serve --profile NAME`) it must find what `conform` finds in that dialect
+(EXPECTED_CONFORMANCE_FAILURES, which tests/test_profiles_conform.py holds conform to), as far as
+the proxy's checks reach and the traffic exercises them: the traffic below is what conform's
+lifecycle phase sends, sent by someone other than the proxy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import openai
+import pytest
+from openai import OpenAI
+
+from mockserver import profiles
+from mockserver.contract.loading import Contract
+from mockserver.conformance.lifecycle import phase_words
+from mockserver.http.auth import mask
+from mockserver.proxy.observe import passive_checks
+from tests.processes import proxy, serve
+
+KEY = "sk-proxy-test-7f3a9c1e5b"
+WORDS = phase_words(Contract.load("reference"))
+
+
+class Recorder(httpx.HTTPTransport):
+    """The SDK's own transport, noting every request it sends (method, path, query) in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str, str]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append((request.method, request.url.path, request.url.query.decode()))
+        return super().handle_request(request)
+
+
+def sdk_flow(base_url: str, transport: httpx.BaseTransport | None = None) -> dict[str, bytes]:
+    """The official SDK's whole flow: create_and_poll, each variant, an upload, a remix, list, errors, delete."""
+    client = OpenAI(base_url=base_url, api_key=KEY, max_retries=0, http_client=httpx.Client(transport=transport))
+    video = client.videos.create_and_poll(model="sora-2", prompt="A calico cat playing a piano", seconds="4")
+    assert video.status == "completed"
+    media = {variant: client.videos.download_content(video.id, variant=variant).read() for variant in ("video", "thumbnail", "spritesheet")}
+    image = Path(__file__).resolve().parent.parent / "fixtures" / "spritesheet_1280x720.jpg"
+    uploaded = client.videos.create(model="sora-2", prompt="From a picture", size="1280x720", input_reference=image.open("rb"))
+    remix = client.videos.poll(client.videos.remix(video.id, prompt="The same cat, in the rain").id)
+    assert remix.status == "completed"
+    assert {v.id for v in client.videos.list()} >= {video.id, remix.id, uploaded.id}
+    with pytest.raises(openai.NotFoundError):
+        client.videos.retrieve("video_0123456789abcdef0123456789abcdef")
+    with pytest.raises(openai.BadRequestError):
+        client.videos.create(model="sora-2", prompt="x", seconds="7")  # type: ignore[arg-type]
+    client.videos.delete(video.id)
+    with pytest.raises(openai.NotFoundError):
+        client.videos.retrieve(video.id)
+    media["upload"] = image.read_bytes()
+    return media
+
+
+def violations(running_proxy) -> dict:
+    return httpx.get(f"{running_proxy.root}/__mock/violations", timeout=10).json()
+
+
+def test_in_front_of_the_fake_the_sdk_flow_has_no_violations_and_the_fake_gets_exactly_the_clients_requests(tmp_path: Path) -> None:
+    with serve("--speed", "0.1", "--log-level", "warning") as upstream:
+        with proxy(upstream.base_url, "--report-dir", str(tmp_path)) as front:
+            recorder = Recorder()
+            media = sdk_flow(front.base_url, recorder)
+            # A ranged download and a HEAD pass through as they are.
+            video_id = httpx.get(f"{front.base_url}/videos", headers={"Authorization": f"Bearer {KEY}"}).json()["data"][-1]["id"]
+            part = httpx.get(f"{front.base_url}/videos/{video_id}/content", headers={"Authorization": f"Bearer {KEY}", "Range": "bytes=0-99"})
+            recorder.sent += [("GET", "/v1/videos", ""), ("GET", f"/v1/videos/{video_id}/content", "")]
+            seen = violations(front)
+            journal = httpx.get(f"{upstream.root}/__mock/journal", params={"limit": 1000}).json()["data"]
+            code, output = front.stop(signal.SIGTERM)
+    assert part.status_code == 206 and part.headers["content-range"].startswith("bytes 0-99/") and len(part.content) == 100
+    assert seen["violations"] == [], seen["violations"]
+    assert seen["exchanges"] == len(recorder.sent) and seen["jobs"] == 3
+    # What arrived upstream is what the client sent, one for one and in order: the proxy adds no request of its own.
+    assert [(e["method"], e["path"], "&".join(f"{k}={v[0]}" for k, v in e["query"].items())) for e in journal] == recorder.sent
+    assert {e["key"] for e in journal} == {mask(KEY)}  # the client's own key went upstream
+    uploads = [e["uploads"] for e in journal if e["uploads"]]
+    assert uploads[0]["input_reference"]["sha256"] == hashlib.sha256(media["upload"]).hexdigest()  # streamed whole
+    assert "0 violation(s)" in output, output
+    report = json.loads((tmp_path / "proxy-report.json").read_text())
+    assert report["passed"] and report["violations"] == [] and report["checks"]["forward_transitions"]["passed"] >= 2
+    suite = ET.parse(tmp_path / "proxy-junit.xml").getroot()
+    assert suite.get("name") == "mockserver proxy" and suite.get("failures") == "0"
+    assert KEY not in (tmp_path / "proxy-report.json").read_text() + output
+
+
+def test_an_answer_passes_back_unchanged_with_only_an_x_request_id_added_when_missing() -> None:
+    with serve("--log-level", "warning") as upstream, proxy(upstream.base_url) as front:
+        auth = {"Authorization": f"Bearer {KEY}"}
+        direct = httpx.get(f"{upstream.base_url}/videos/video_missing", headers=auth)
+        through = httpx.get(f"{front.base_url}/videos/video_missing", headers=auth)
+        spec_direct = httpx.get(f"{upstream.root}/openapi.yaml")  # outside the API: forwarded, not judged
+        spec_through = httpx.get(f"{front.root}/openapi.yaml")
+    assert through.status_code == direct.status_code == 404 and through.content == direct.content
+    assert through.headers["x-request-id"].startswith("req_")  # the fake's own, passed on
+    assert spec_through.content == spec_direct.content and "x-request-id" in spec_through.headers  # added by the proxy
+    drop = {"date", "x-request-id", "openai-processing-ms"}
+    assert {k: v for k, v in through.headers.items() if k not in drop} == {k: v for k, v in direct.headers.items() if k not in drop}
+
+
+def conform_traffic(base_url: str) -> None:
+    """What conform's lifecycle phase sends (mockserver/conformance/lifecycle.py), sent by a client of the proxy."""
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        client.get("/videos")  # without a key
+        client.get("/videos/video_conform_missing_0a1b2c", headers=auth)
+        for role in ("completed", "failed"):
+            headers = {**auth, "X-Mock-Duration": "0.6"}
+            prompt = "A calico cat playing a piano on stage"
+            if role == "failed":
+                headers["X-Mock-Outcome"] = "failed:internal_error"
+                prompt += " [mock:failed:internal_error]"
+            form = {"model": (None, "sora-2"), "prompt": (None, prompt), "seconds": (None, "4"), "size": (None, "720x1280")}
+            created = client.post("/videos", headers=headers, files=form)
+            path = f"/videos/{quote(created.json()['id'], safe='')}"
+            if role == "completed":
+                client.get(f"{path}/content", headers=auth)  # before it can be done
+            deadline = time.monotonic() + 30
+            for _ in range(300):
+                status = client.get(path, headers=auth).json().get("status")
+                phase = WORDS.get(status) if isinstance(status, str) else None
+                if (phase is not None and phase.terminal) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)  # a poll interval, bounded by the loop and the deadline
+            client.get(path, headers=auth)  # it stays terminal
+            if role == "completed":
+                for variant in ("video", "thumbnail", "spritesheet"):
+                    client.get(f"{path}/content", params={"variant": variant}, headers=auth)
+                client.get("/videos", headers=auth)
+                client.delete(path, headers=auth)
+                client.get(path, headers=auth)
+            else:
+                client.get(f"{path}/content", headers=auth)
+
+
+@pytest.mark.parametrize("name", [name for name in profiles.NAMES if name != "reference"])
+def test_in_front_of_each_dialect_the_proxy_reports_what_conform_reports(name: str) -> None:
+    with serve("--profile", name, "--speed", "0", "--log-level", "warning") as upstream, proxy(upstream.base_url) as front:
+        conform_traffic(front.base_url)
+        seen = violations(front)
+        _, output = front.stop(signal.SIGINT)
+    expected = {check for check in profiles.expected_conformance_failures(name) if check in passive_checks()}
+    flagged = set(seen["failed_checks"]) | set(seen["deviation_checks"])
+    assert expected, f"{name}: nothing the proxy can check; the test would prove nothing"
+    assert flagged == expected, {"unexplained": {v["check"]: v["actual"] for v in seen["violations"] if v["check"] not in expected},
+                                 "missed": expected - flagged}
+    for violation in seen["violations"]:
+        assert violation["request_id"] and violation["expected"] and violation["actual"]
+        assert f"{violation['check']} [{violation['request_id']}]" in output  # printed live, one line each
