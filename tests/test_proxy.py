@@ -29,6 +29,7 @@ from mockserver.conformance.lifecycle import phase_words
 from mockserver.http.auth import mask
 from mockserver.proxy.observe import passive_checks
 from tests.processes import proxy, serve
+from tests.test_control_api import ControlDocument
 
 KEY = "sk-proxy-test-7f3a9c1e5b"
 WORDS = phase_words(Contract.load("reference"))
@@ -69,7 +70,10 @@ def sdk_flow(base_url: str, transport: httpx.BaseTransport | None = None) -> dic
 
 
 def violations(running_proxy) -> dict:
-    return httpx.get(f"{running_proxy.root}/__mock/violations", timeout=10).json()
+    """GET /__mock/violations, held to its schema in openapi/control.yaml."""
+    response = httpx.get(f"{running_proxy.root}/__mock/violations", timeout=10)
+    ControlDocument().check("GET", "/__mock/violations", response)
+    return response.json()
 
 
 def test_in_front_of_the_fake_the_sdk_flow_has_no_violations_and_the_fake_gets_exactly_the_clients_requests(tmp_path: Path) -> None:
