@@ -24,8 +24,8 @@ import pytest
 from openai import OpenAI
 
 from mockserver import profiles
-from mockserver.contract.loading import Contract
 from mockserver.conformance.lifecycle import phase_words
+from mockserver.contract.loading import Contract
 from mockserver.http.auth import mask
 from mockserver.proxy.observe import passive_checks
 from tests.processes import proxy, serve
@@ -52,9 +52,14 @@ def sdk_flow(base_url: str, transport: httpx.BaseTransport | None = None) -> dic
     client = OpenAI(base_url=base_url, api_key=KEY, max_retries=0, http_client=httpx.Client(transport=transport))
     video = client.videos.create_and_poll(model="sora-2", prompt="A calico cat playing a piano", seconds="4")
     assert video.status == "completed"
-    media = {variant: client.videos.download_content(video.id, variant=variant).read() for variant in ("video", "thumbnail", "spritesheet")}
+    media = {
+        variant: client.videos.download_content(video.id, variant=variant).read()
+        for variant in ("video", "thumbnail", "spritesheet")
+    }
     image = Path(__file__).resolve().parent.parent / "fixtures" / "spritesheet_1280x720.jpg"
-    uploaded = client.videos.create(model="sora-2", prompt="From a picture", size="1280x720", input_reference=image.open("rb"))
+    uploaded = client.videos.create(
+        model="sora-2", prompt="From a picture", size="1280x720", input_reference=image.open("rb")
+    )
     remix = client.videos.poll(client.videos.remix(video.id, prompt="The same cat, in the rain").id)
     assert remix.status == "completed"
     assert {v.id for v in client.videos.list()} >= {video.id, remix.id, uploaded.id}
@@ -66,6 +71,7 @@ def sdk_flow(base_url: str, transport: httpx.BaseTransport | None = None) -> dic
     with pytest.raises(openai.NotFoundError):
         client.videos.retrieve(video.id)
     media["upload"] = image.read_bytes()
+    media["remix_id"] = remix.id.encode()
     return media
 
 
@@ -76,23 +82,34 @@ def violations(running_proxy) -> dict:
     return response.json()
 
 
-def test_in_front_of_the_fake_the_sdk_flow_has_no_violations_and_the_fake_gets_exactly_the_clients_requests(tmp_path: Path) -> None:
-    with serve("--speed", "0.1", "--log-level", "warning") as upstream:
-        with proxy(upstream.base_url, "--report-dir", str(tmp_path)) as front:
-            recorder = Recorder()
-            media = sdk_flow(front.base_url, recorder)
-            # A ranged download and a HEAD pass through as they are.
-            video_id = httpx.get(f"{front.base_url}/videos", headers={"Authorization": f"Bearer {KEY}"}).json()["data"][-1]["id"]
-            part = httpx.get(f"{front.base_url}/videos/{video_id}/content", headers={"Authorization": f"Bearer {KEY}", "Range": "bytes=0-99"})
-            recorder.sent += [("GET", "/v1/videos", ""), ("GET", f"/v1/videos/{video_id}/content", "")]
-            seen = violations(front)
-            journal = httpx.get(f"{upstream.root}/__mock/journal", params={"limit": 1000}).json()["data"]
-            code, output = front.stop(signal.SIGTERM)
-    assert part.status_code == 206 and part.headers["content-range"].startswith("bytes 0-99/") and len(part.content) == 100
+def test_in_front_of_the_fake_the_sdk_flow_has_no_violations_and_the_fake_gets_exactly_the_clients_requests(
+    tmp_path: Path,
+) -> None:
+    with (
+        serve("--speed", "0.1", "--log-level", "warning") as upstream,
+        proxy(upstream.base_url, "--report-dir", str(tmp_path)) as front,
+    ):
+        recorder = Recorder()
+        media = sdk_flow(front.base_url, recorder)
+        # A ranged download and a HEAD pass through as they are.
+        content = f"{front.base_url}/videos/{media['remix_id'].decode()}/content"
+        auth = {"Authorization": f"Bearer {KEY}"}
+        part = httpx.get(content, headers={**auth, "Range": "bytes=0-99"})
+        head = httpx.head(content, headers=auth)
+        recorder.sent += [("GET", part.request.url.path, ""), ("HEAD", head.request.url.path, "")]
+        seen = violations(front)
+        journal = httpx.get(f"{upstream.root}/__mock/journal", params={"limit": 1000}).json()["data"]
+        _, output = front.stop(signal.SIGTERM)
+    assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) > 100
+    assert (
+        part.status_code == 206 and part.headers["content-range"].startswith("bytes 0-99/") and len(part.content) == 100
+    )
     assert seen["violations"] == [], seen["violations"]
     assert seen["exchanges"] == len(recorder.sent) and seen["jobs"] == 3
     # What arrived upstream is what the client sent, one for one and in order: the proxy adds no request of its own.
-    assert [(e["method"], e["path"], "&".join(f"{k}={v[0]}" for k, v in e["query"].items())) for e in journal] == recorder.sent
+    assert [
+        (e["method"], e["path"], "&".join(f"{k}={v[0]}" for k, v in e["query"].items())) for e in journal
+    ] == recorder.sent
     assert {e["key"] for e in journal} == {mask(KEY)}  # the client's own key went upstream
     uploads = [e["uploads"] for e in journal if e["uploads"]]
     assert uploads[0]["input_reference"]["sha256"] == hashlib.sha256(media["upload"]).hexdigest()  # streamed whole
@@ -115,7 +132,9 @@ def test_an_answer_passes_back_unchanged_with_only_an_x_request_id_added_when_mi
     assert through.headers["x-request-id"].startswith("req_")  # the fake's own, passed on
     assert spec_through.content == spec_direct.content and "x-request-id" in spec_through.headers  # added by the proxy
     drop = {"date", "x-request-id", "openai-processing-ms"}
-    assert {k: v for k, v in through.headers.items() if k not in drop} == {k: v for k, v in direct.headers.items() if k not in drop}
+    assert {k: v for k, v in through.headers.items() if k not in drop} == {
+        k: v for k, v in direct.headers.items() if k not in drop
+    }
 
 
 def conform_traffic(base_url: str) -> None:
@@ -130,7 +149,12 @@ def conform_traffic(base_url: str) -> None:
             if role == "failed":
                 headers["X-Mock-Outcome"] = "failed:internal_error"
                 prompt += " [mock:failed:internal_error]"
-            form = {"model": (None, "sora-2"), "prompt": (None, prompt), "seconds": (None, "4"), "size": (None, "720x1280")}
+            form = {
+                "model": (None, "sora-2"),
+                "prompt": (None, prompt),
+                "seconds": (None, "4"),
+                "size": (None, "720x1280"),
+            }
             created = client.post("/videos", headers=headers, files=form)
             path = f"/videos/{quote(created.json()['id'], safe='')}"
             if role == "completed":
@@ -155,15 +179,20 @@ def conform_traffic(base_url: str) -> None:
 
 @pytest.mark.parametrize("name", [name for name in profiles.NAMES if name != "reference"])
 def test_in_front_of_each_dialect_the_proxy_reports_what_conform_reports(name: str) -> None:
-    with serve("--profile", name, "--speed", "0", "--log-level", "warning") as upstream, proxy(upstream.base_url) as front:
+    with (
+        serve("--profile", name, "--speed", "0", "--log-level", "warning") as upstream,
+        proxy(upstream.base_url) as front,
+    ):
         conform_traffic(front.base_url)
         seen = violations(front)
         _, output = front.stop(signal.SIGINT)
     expected = {check for check in profiles.expected_conformance_failures(name) if check in passive_checks()}
     flagged = set(seen["failed_checks"]) | set(seen["deviation_checks"])
     assert expected, f"{name}: nothing the proxy can check; the test would prove nothing"
-    assert flagged == expected, {"unexplained": {v["check"]: v["actual"] for v in seen["violations"] if v["check"] not in expected},
-                                 "missed": expected - flagged}
+    assert flagged == expected, {
+        "unexplained": {v["check"]: v["actual"] for v in seen["violations"] if v["check"] not in expected},
+        "missed": expected - flagged,
+    }
     for violation in seen["violations"]:
         assert violation["request_id"] and violation["expected"] and violation["actual"]
         assert f"{violation['check']} [{violation['request_id']}]" in output  # printed live, one line each

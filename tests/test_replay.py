@@ -79,10 +79,12 @@ def other_media(tmp_path: Path) -> Path:
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     tmp_path = tmp_path_factory.mktemp("record")
     cassette = tmp_path / "cassette"
-    with serve("--speed", "0.2", "--fixtures", str(other_media(tmp_path)), "--log-level", "warning") as upstream:
-        with proxy(upstream.base_url, "--record", str(cassette), "--report-dir", str(tmp_path)) as front:
-            seen = session(front.base_url)
-            front.stop(signal.SIGTERM)
+    with (
+        serve("--speed", "0.2", "--fixtures", str(other_media(tmp_path)), "--log-level", "warning") as upstream,
+        proxy(upstream.base_url, "--record", str(cassette), "--report-dir", str(tmp_path)) as front,
+    ):
+        seen = session(front.base_url)
+        front.stop(signal.SIGTERM)
     return cassette, seen
 
 
@@ -130,7 +132,9 @@ def test_an_unmatched_create_is_refused_naming_the_nearest_recording_or_faked_wi
         faked = httpx.post(f"{faking.base_url}/videos", headers=auth, files=form)
     assert refused.status_code == 400
     error = refused.json()["error"]
-    assert error["code"] == "replay_unmatched" and error["param"] == "prompt" and error["type"] == "invalid_request_error"
+    assert (
+        error["code"] == "replay_unmatched" and error["param"] == "prompt" and error["type"] == "invalid_request_error"
+    )
     assert "jobs/0001.json" in error["message"] and CAT in error["message"]
     assert faked.status_code == 200 and faked.json()["status"] == "queued"
 
@@ -151,7 +155,9 @@ def test_clock_control_outcomes_and_the_journal_still_work_on_replayed_jobs(reco
         failed = client.videos.retrieve(storm.id)
         assert failed.status == "failed" and failed.error and failed.error.code == "content_policy_violation"
         # A test's own outcome still wins over the recording.
-        chosen = client.videos.create(model="sora-2", prompt=CAT, seconds="4", extra_headers={"X-Mock-Outcome": "failed:timeout"})
+        chosen = client.videos.create(
+            model="sora-2", prompt=CAT, seconds="4", extra_headers={"X-Mock-Outcome": "failed:timeout"}
+        )
         control.clock.advance(30)
         assert client.videos.retrieve(chosen.id).error.code == "timeout"  # type: ignore[union-attr]
         assert [e["status"] for e in control.journal.find(path="/v1/videos", method="POST")] == [200, 200, 200]

@@ -6,5 +6,9 @@ Every request goes upstream as the client sent it (forward.py); each exchange an
 of each job across its exchanges are judged with the `conform` checks (observe.py); violations
 are printed one per line, served at `/__mock/violations` and written as JUnit and JSON reports
 when the proxy stops. `--record DIR` writes a cassette (cassette.py) that `serve --replay DIR`
-plays back (mockserver/replay.py).
+plays back (mockserver/core/replay.py).
+
+May import: `core`, `contract`, `conformance` (its checks, traces and reports), `http` (key masking,
+request ids, the multipart splitter) and `control.journal` (which headers carry credentials).
+Only the `mockserver proxy` command imports it; the server never does.
 """

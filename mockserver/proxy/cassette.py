@@ -38,7 +38,9 @@ def _masked_value(name: str, value: str) -> str:
 def masked_headers(headers: list[tuple[str, str]], *, response: bool = False) -> dict[str, str]:
     shown: dict[str, str] = {}
     for name, value in headers:
-        if name in SECRET_HEADERS or _SECRET_NAME.search(name) or (response and name in _RESPONSE_SECRETS):
+        # An answer's names are the server's (x-ratelimit-remaining-tokens is no secret); only cookies are.
+        secret = name in _RESPONSE_SECRETS if response else name in SECRET_HEADERS or _SECRET_NAME.search(name)
+        if secret:
             value = _masked_value(name, value)
         shown[name] = value if name not in shown else f"{shown[name]}, {value}"
     return shown

@@ -136,14 +136,21 @@ class ProxyApp:
             await _send_json(
                 send, 502, _bad_gateway(self.upstream.url, seen.network_error), [("x-request-id", seen.request_id)]
             )
-            self.observer(seen)
+            self._observe(seen)
             return
         try:
             await self._relay(response, seen, send)
         finally:
             await response.aclose()
             seen.finished = time.time()
-        self.observer(seen)
+        self._observe(seen)
+
+    def _observe(self, seen: Observed) -> None:
+        # The client has its answer by now; a fault in judging or recording must not reach it, only the log.
+        try:
+            self.observer(seen)
+        except Exception:
+            log.exception("could not judge or record %s %s (request %s)", seen.method, seen.path, seen.request_id)
 
     async def _relay(self, response: httpx.Response, seen: Observed, send: Send) -> None:
         out = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in response.headers.raw]
