@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import signal
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -28,7 +30,8 @@ from mockserver.conformance.lifecycle import phase_words
 from mockserver.contract.loading import Contract
 from mockserver.http.auth import mask
 from mockserver.proxy.observe import passive_checks
-from tests.processes import proxy, serve
+from tests.deviants import serve_deviant
+from tests.processes import free_port, proxy, serve
 from tests.test_control_api import ControlDocument
 
 KEY = "sk-proxy-test-7f3a9c1e5b"
@@ -121,30 +124,55 @@ def test_in_front_of_the_fake_the_sdk_flow_has_no_violations_and_the_fake_gets_e
     assert KEY not in (tmp_path / "proxy-report.json").read_text() + output
 
 
-def test_an_answer_passes_back_unchanged_with_only_an_x_request_id_added_when_missing() -> None:
+def test_an_answer_passes_back_unchanged_with_only_an_x_request_id_added_when_missing(tmp_path: Path) -> None:
     with serve("--log-level", "warning") as upstream, proxy(upstream.base_url) as front:
         auth = {"Authorization": f"Bearer {KEY}"}
         direct = httpx.get(f"{upstream.base_url}/videos/video_missing", headers=auth)
         through = httpx.get(f"{front.base_url}/videos/video_missing", headers=auth)
-        spec_direct = httpx.get(f"{upstream.root}/openapi.yaml")  # outside the API: forwarded, not judged
-        spec_through = httpx.get(f"{front.root}/openapi.yaml")
     assert through.status_code == direct.status_code == 404 and through.content == direct.content
     assert through.headers["x-request-id"].startswith("req_")  # the fake's own, passed on
-    assert spec_through.content == spec_direct.content and "x-request-id" in spec_through.headers  # added by the proxy
     drop = {"date", "x-request-id", "openai-processing-ms"}
     assert {k: v for k, v in through.headers.items() if k not in drop} == {
         k: v for k, v in direct.headers.items() if k not in drop
     }
+    # An upstream that sends no x-request-id (Python's own file server): the proxy adds one, and nothing else.
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "note.txt").write_text("served as is\n")
+    port = free_port()
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)]
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as files:
+        try:
+            plain = wait_for(f"http://127.0.0.1:{port}/v1/note.txt")
+            with proxy(f"http://127.0.0.1:{port}/v1") as front:
+                passed = httpx.get(f"{front.base_url}/note.txt")
+        finally:
+            files.terminate()
+    assert "x-request-id" not in plain.headers and passed.headers["x-request-id"].startswith("req_")
+    assert passed.content == plain.content == b"served as is\n"
+    assert {k: v for k, v in passed.headers.items() if k not in drop} == {
+        k: v for k, v in plain.headers.items() if k not in drop
+    }
 
 
-def conform_traffic(base_url: str) -> None:
+def wait_for(url: str, deadline_s: float = 15.0) -> httpx.Response:
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            return httpx.get(url, timeout=1.0)
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)  # a poll interval, bounded by the deadline
+
+
+def conform_traffic(base_url: str, duration: float = 0.6) -> None:
     """What conform's lifecycle phase sends (mockserver/conformance/lifecycle.py), sent by a client of the proxy."""
     auth = {"Authorization": f"Bearer {KEY}"}
     with httpx.Client(base_url=base_url, timeout=30) as client:
         client.get("/videos")  # without a key
         client.get("/videos/video_conform_missing_0a1b2c", headers=auth)
         for role in ("completed", "failed"):
-            headers = {**auth, "X-Mock-Duration": "0.6"}
+            headers = {**auth, "X-Mock-Duration": f"{duration:g}"}
             prompt = "A calico cat playing a piano on stage"
             if role == "failed":
                 headers["X-Mock-Outcome"] = "failed:internal_error"
@@ -196,3 +224,30 @@ def test_in_front_of_each_dialect_the_proxy_reports_what_conform_reports(name: s
     for violation in seen["violations"]:
         assert violation["request_id"] and violation["expected"] and violation["actual"]
         assert f"{violation['check']} [{violation['request_id']}]" in output  # printed live, one line each
+
+
+@pytest.mark.parametrize(
+    ("deviant", "check_name", "words"),
+    [
+        ("status_word", "status_vocabulary", "'processing'"),
+        ("missing_field", "required_fields", "missing model"),
+        ("seconds_int", "seconds_is_string", "seconds 4 (int)"),
+        ("progress_backwards", "progress_monotonic", "progress"),
+        ("completed_regresses", "terminal_is_final", "'completed' then 'in_progress'"),
+        ("content_type", "content_media_type", "application/octet-stream"),
+        ("content_early", "content_before_completion", "HTTP 200 video/mp4"),
+        ("bare_errors", "error_envelope", 'not an {"error": {...}} object'),
+        ("no_auth", "auth_required", "HTTP 200"),
+    ],
+)
+def test_each_lifecycle_rule_is_caught_on_traffic_the_proxy_only_watches(
+    deviant: str, check_name: str, words: str
+) -> None:
+    """The deviants of tests/test_conform_deviants.py, each behind the proxy: the same check trips, passively."""
+    with serve_deviant(deviant) as upstream, proxy(upstream.base_url) as front:
+        conform_traffic(front.base_url, duration=1.2)  # long enough to be polled while it runs
+        seen = violations(front)
+    found = [v for v in seen["violations"] if v["check"] == check_name]
+    assert found, (check_name, [v["check"] for v in seen["violations"]])
+    assert words in found[0]["actual"] and found[0]["request_id"].startswith("req_")
+    assert KEY not in json.dumps(seen) and found[0]["curl"].startswith("curl ")

@@ -82,7 +82,7 @@ def _outcome(recorded: dict[str, Any]) -> Outcome:
     phases = [p.get("phase") for p in recorded["timeline"]]
     if Phase.FAILED.value not in phases:
         return Outcome.completed()
-    error = final.get("error") if isinstance(final.get("error"), dict) else {}
+    error: dict[str, Any] = final["error"] if isinstance(final.get("error"), dict) else {}
     return Outcome.failure(str(error.get("code") or "internal_error"), error.get("message"))
 
 

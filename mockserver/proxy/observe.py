@@ -71,6 +71,7 @@ PASSIVE_JOB_CHECKS = (
 PASSIVE_EXCHANGE_CHECKS = ("auth_required", "unknown_id_404", "error_envelope")
 # Not refusals of the request itself: a list answered so says nothing about whether a job is listed.
 _TRANSIENT = frozenset({401, 403, 408, 429})
+MAX_REQUEST_IDS = 50  # per violation; `count` says how many exchanges showed it
 
 
 def passive_checks() -> list[str]:
@@ -86,9 +87,11 @@ class Violation:
     expected: str
     actual: str
     video_id: str | None
-    request_ids: list[str]
+    request_ids: list[str]  # the first MAX_REQUEST_IDS exchanges that showed it
+    count: int  # how many exchanges showed it
     first_seen: float
     curl: str
+    seen: set[str] = field(default_factory=set, repr=False)  # every request id counted
 
     @property
     def request_id(self) -> str:
@@ -106,6 +109,7 @@ class Violation:
             "severity": self.severity,
             "request_id": self.request_id,
             "request_ids": self.request_ids,
+            "count": self.count,
             "operation": self.operation,
             "video_id": self.video_id,
             "expected": self.expected,
@@ -185,10 +189,11 @@ class Observation:
             template, params = matched
             exchange = self._exchange(seen, template)
             self._request_ids[id(exchange)] = seen.request_id
+            listed = self._listed(seen, exchange) if (seen.method, template) == ("GET", "/videos") else []
             job = self._sort(seen, exchange, template, params)
             self._judge_exchange(seen, exchange, template, params, job)
-            if job is not None:
-                self._judge_job(job)
+            for touched in [job] if job is not None else listed:
+                self._judge_job(touched)
         for listener in self._listeners:
             listener(seen, exchange, job)
 
@@ -253,9 +258,6 @@ class Observation:
         if (method, template) in self.creating:
             if exchange.ok and isinstance(body, dict) and isinstance(body.get("id"), str):
                 return self._created(seen, exchange, template, params, body)
-            return None
-        if method == "GET" and template == "/videos":
-            self._listed(seen, exchange)
             return None
         video_id = params.get("video_id")
         job = self.jobs.get(video_id) if video_id is not None else None
@@ -338,32 +340,30 @@ class Observation:
             }
         )
 
-    def _listed(self, seen: Observed, exchange: Exchange) -> None:
+    def _listed(self, seen: Observed, exchange: Exchange) -> list[TrackedJob]:
         """A list page goes to the trace of each job of that key it should show (listed_after_create)."""
         key = seen.api_key
         owner = sha256_of(key.encode()) if key else None
         query = seen.query_params
         body = exchange.json if isinstance(exchange.json, dict) else {}
         data = body.get("data") if isinstance(body.get("data"), list) else None
+        ids = {item.get("id") for item in data if isinstance(item, dict)} if data is not None else set()
+        touched: list[TrackedJob] = []
         for job in self.jobs.values():
             if job.owner != owner or job.deleted or job.create.finished > seen.started:
                 continue
             if not exchange.ok:
-                if not query and exchange.status not in _TRANSIENT and (exchange.status or 500) < 500:
-                    job.trace.listing.append(exchange)  # the list itself is refused: the job cannot be listed
-                continue
-            if data is None:
+                # The list itself refused: the job cannot be listed (unless the refusal is about the caller).
+                shows = not query and exchange.status not in _TRANSIENT and (exchange.status or 500) < 500
+            elif data is None or job.video_id in ids:
+                shows = True
+            else:  # the whole list, or a first page that reaches past the job
+                first_page = "after" not in query and "before" not in query
+                shows = first_page and (not body.get("has_more") or _newer_than_page(job, data, query))
+            if shows:
                 job.trace.listing.append(exchange)
-                continue
-            ids = {item.get("id") for item in data if isinstance(item, dict)}
-            if job.video_id in ids:
-                job.trace.listing.append(exchange)
-            elif (
-                "after" not in query
-                and "before" not in query
-                and (not body.get("has_more") or _newer_than_page(job, data, query))
-            ):
-                job.trace.listing.append(exchange)  # the whole list, or a first page that reaches past the job
+                touched.append(job)
+        return touched
 
     # -- judging ---------------------------------------------------------------------------
 
@@ -413,8 +413,11 @@ class Observation:
         with self._lock:
             known = self.violations.get(key)
             if known is not None:
-                if request_id and request_id not in known.request_ids:
-                    known.request_ids.append(request_id)
+                if request_id not in known.seen:
+                    known.seen.add(request_id)
+                    known.count += 1
+                    if len(known.request_ids) < MAX_REQUEST_IDS:
+                        known.request_ids.append(request_id)
                 return
             violation = Violation(
                 check=name,
@@ -424,6 +427,8 @@ class Observation:
                 actual=self.redact(failed.actual),
                 video_id=video_id,
                 request_ids=[request_id],
+                count=1,
+                seen={request_id},
                 first_seen=time.time(),
                 curl=exchange.curl() if exchange is not None else "",
             )
@@ -480,10 +485,12 @@ class Observation:
                         report.checks[name].passed += 1
                     elif isinstance(verdict, Skipped):
                         report.checks[name].add_skip(verdict.reason)
+                    else:  # known already, unless the last exchange of the job only settled it now
+                        self._report(name, verdict, job.video_id)
         with self._lock:
             for violation in self.violations.values():
                 result = report.checks[violation.check]
-                result.failed += len(violation.request_ids) - 1
+                result.failed += violation.count - 1
                 result.add_finding(
                     Finding(
                         violation.check,
@@ -566,7 +573,14 @@ def request_fields(seen: Observed) -> tuple[dict[str, Any], dict[str, dict[str, 
     """The fields of a request body (form or JSON) and its uploads (name -> filename, type, size, sha256).
 
     Tolerant: a body the proxy cannot read gives no fields; the upstream judged it, not the proxy.
+    Read once per exchange (the checks and the cassette both ask).
     """
+    if seen.parsed_body is None:
+        seen.parsed_body = _request_fields(seen)
+    return seen.parsed_body
+
+
+def _request_fields(seen: Observed) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     if not seen.request_body or not seen.request_body_complete:
         return {}, {}
     content_type = seen.header("content-type") or ""

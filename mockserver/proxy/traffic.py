@@ -40,6 +40,7 @@ class Observed:
     response_sha256: str | None = None  # media answers: the digest of the bytes passed on
     response_file: Path | None = None  # media answers while recording: the bytes, in a temporary file
     network_error: str | None = None
+    parsed_body: Any = None  # (fields, uploads), once observe.request_fields has read the body
 
     def header(self, name: str, *, response: bool = False) -> str | None:
         for key, value in self.response_headers if response else self.request_headers:
