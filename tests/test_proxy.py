@@ -30,6 +30,7 @@ from mockserver.conformance.lifecycle import phase_words
 from mockserver.contract.loading import Contract
 from mockserver.http.auth import mask
 from mockserver.proxy.observe import passive_checks
+from mockserver.resources import fixtures_dir
 from tests.deviants import serve_deviant
 from tests.processes import free_port, proxy, serve
 from tests.test_control_api import ControlDocument
@@ -59,7 +60,7 @@ def sdk_flow(base_url: str, transport: httpx.BaseTransport | None = None) -> dic
         variant: client.videos.download_content(video.id, variant=variant).read()
         for variant in ("video", "thumbnail", "spritesheet")
     }
-    image = Path(__file__).resolve().parent.parent / "fixtures" / "spritesheet_1280x720.jpg"
+    image = fixtures_dir() / "spritesheet_1280x720.jpg"
     uploaded = client.videos.create(
         model="sora-2", prompt="From a picture", size="1280x720", input_reference=image.open("rb")
     )

@@ -19,7 +19,8 @@ from openai import OpenAI
 
 from mockserver.client import MockControl
 from mockserver.http.auth import mask
-from tests.processes import REPO, proxy, serve
+from mockserver.resources import fixtures_dir
+from tests.processes import proxy, serve
 
 KEY = "sk-replay-test-4b8e2d6f1a"
 VARIANTS = ("video", "thumbnail", "spritesheet")
@@ -69,7 +70,7 @@ def session(base_url: str) -> dict[str, Any]:
 def other_media(tmp_path: Path) -> Path:
     """A fixtures directory whose 720x1280 files are the 1280x720 ones: valid media, other bytes."""
     fixtures = tmp_path / "fixtures"
-    shutil.copytree(REPO / "fixtures", fixtures)
+    shutil.copytree(fixtures_dir(), fixtures, ignore=shutil.ignore_patterns("__pycache__", "__init__.py"))
     for path in fixtures.glob("*1280x720*"):
         shutil.copyfile(path, fixtures / path.name.replace("1280x720", "720x1280"))
     return fixtures
@@ -92,7 +93,7 @@ def test_a_recorded_session_replays_to_the_same_code_with_the_same_media_and_sta
     cassette, original = recorded
     assert original["final"] == ["completed", "completed", "failed", "content_policy_violation"]
     assert original["statuses"][0] == ["queued", "in_progress", "completed"]
-    fixture = (REPO / "fixtures" / "video_720x1280_4s.mp4").read_bytes()
+    fixture = (fixtures_dir() / "video_720x1280_4s.mp4").read_bytes()
     assert original["media"]["video"] != fixture  # the upstream's own media, not what a fresh fake serves
     runs = []
     for _ in range(2):
