@@ -227,6 +227,8 @@ def test_in_front_of_each_dialect_the_proxy_reports_what_conform_reports(name: s
         assert f"{violation['check']} [{violation['request_id']}]" in output  # printed live, one line each
 
 
+# The deviants whose check the proxy runs (tests/test_conform_deviants.py has conform's own list, which
+# also holds deviations only conform's active probing can find).
 @pytest.mark.parametrize(
     ("deviant", "check_name", "words"),
     [

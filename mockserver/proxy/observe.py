@@ -190,9 +190,12 @@ class Observation:
             exchange = self._exchange(seen, template)
             self._request_ids[id(exchange)] = seen.request_id
             listed = self._listed(seen, exchange) if (seen.method, template) == ("GET", "/videos") else []
+            before = self._revision(params.get("video_id"))
             job = self._sort(seen, exchange, template, params)
             self._judge_exchange(seen, exchange, template, params, job)
-            for touched in [job] if job is not None else listed:
+            if job is not None and (job.create is seen or self._revision(job.video_id) != before):
+                listed.append(job)
+            for touched in listed:
                 self._judge_job(touched)
         for listener in self._listeners:
             listener(seen, exchange, job)
@@ -247,6 +250,22 @@ class Observation:
             elapsed=seen.finished - seen.started,
         )
 
+    def _revision(self, video_id: str | None) -> tuple[Any, ...] | None:
+        """What the job's trace holds, by count and identity: the checks can judge it differently once this changes."""
+        job = self.jobs.get(video_id) if video_id is not None else None
+        if job is None:
+            return None
+        t = job.trace
+        return (
+            t.role,
+            len(t.polls),
+            id(t.early_content),
+            tuple(map(id, t.content.values())),
+            id(t.delete),
+            id(t.after_delete),
+            len(t.listing),
+        )
+
     def _phase(self, body: Any) -> Phase | None:
         status = body.get("status") if isinstance(body, dict) else None
         return self.words.get(status) if isinstance(status, str) else None
@@ -270,7 +289,10 @@ class Observation:
                     trace.delete, trace.after_delete, job.pending_delete = job.pending_delete, exchange, None
                 return job
             if exchange.ok and isinstance(body, dict):
-                trace.polls.append(exchange)
+                # A poll answered exactly as the one before adds nothing any check could judge differently;
+                # leaving it out keeps judging a job polled for an hour as cheap as one polled a few times.
+                if not trace.polls or trace.polls[-1].json != body:
+                    trace.polls.append(exchange)
                 self._saw(job, seen, body)
                 if (
                     job.early_downloads
