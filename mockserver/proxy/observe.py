@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -77,6 +76,13 @@ MAX_REQUEST_IDS = 50  # per violation; `count` says how many exchanges showed it
 def passive_checks() -> list[str]:
     """Every check name the proxy can report."""
     return [*PASSIVE_EXCHANGE_CHECKS, *PASSIVE_JOB_CHECKS, *schema_checks.SCHEMA_CHECKS]
+
+
+@dataclass
+class ObservedExchange(Exchange):
+    """An exchange as conform records one, with the request id that names it in violations."""
+
+    request_id: str = ""
 
 
 @dataclass
@@ -144,7 +150,7 @@ class TrackedJob:
 
 
 class Observation:
-    """Everything seen so far, and the violations found in it. Safe to call from the event loop only."""
+    """Everything seen so far, and the violations found in it; used from the proxy's event loop only."""
 
     def __init__(
         self,
@@ -166,10 +172,8 @@ class Observation:
         self.exchanges = 0
         self.keys: set[str] = set()  # every key seen, so that no output ever shows one unmasked
         self.started = time.time()
-        self._request_ids: dict[int, str] = {}  # id(Exchange) -> its request id
         self._exchange_counts: dict[str, list[int]] = {}  # per-exchange checks: [passed, failed]
         self._listeners: list[Callable[[Observed, Exchange | None, TrackedJob | None], None]] = []
-        self._lock = threading.Lock()  # /__mock/violations may be read from another thread
 
     def listen(self, listener: Callable[[Observed, Exchange | None, TrackedJob | None], None]) -> None:
         """Also tell `listener` about every exchange, after it was judged (the cassette writer)."""
@@ -188,7 +192,6 @@ class Observation:
         if matched is not None and seen.status is not None:
             template, params = matched
             exchange = self._exchange(seen, template)
-            self._request_ids[id(exchange)] = seen.request_id
             listed = self._listed(seen, exchange) if (seen.method, template) == ("GET", "/videos") else []
             before = self._revision(params.get("video_id"))
             job = self._sort(seen, exchange, template, params)
@@ -232,7 +235,8 @@ class Observation:
             if fields
             else None
         )
-        return Exchange(
+        return ObservedExchange(
+            request_id=seen.request_id,
             step=f"request {seen.seq}",
             operation=f"{'GET' if seen.method == 'HEAD' else seen.method} {template}",
             method=seen.method,
@@ -429,32 +433,31 @@ class Observation:
 
     def _report(self, name: str, failed: Failed, video_id: str | None) -> None:
         exchange = failed.exchange
-        request_id = self._request_ids.get(id(exchange), "") if exchange is not None else ""
+        request_id = exchange.request_id if isinstance(exchange, ObservedExchange) else ""
         operation = exchange.operation if exchange is not None else ""
         key = (name, video_id, operation, failed.expected, failed.actual)
-        with self._lock:
-            known = self.violations.get(key)
-            if known is not None:
-                if request_id not in known.seen:
-                    known.seen.add(request_id)
-                    known.count += 1
-                    if len(known.request_ids) < MAX_REQUEST_IDS:
-                        known.request_ids.append(request_id)
-                return
-            violation = Violation(
-                check=name,
-                severity=_severity(name),
-                operation=operation,
-                expected=self.redact(failed.expected),
-                actual=self.redact(failed.actual),
-                video_id=video_id,
-                request_ids=[request_id],
-                count=1,
-                seen={request_id},
-                first_seen=time.time(),
-                curl=exchange.curl() if exchange is not None else "",
-            )
-            self.violations[key] = violation
+        known = self.violations.get(key)
+        if known is not None:
+            if request_id not in known.seen:
+                known.seen.add(request_id)
+                known.count += 1
+                if len(known.request_ids) < MAX_REQUEST_IDS:
+                    known.request_ids.append(request_id)
+            return
+        violation = Violation(
+            check=name,
+            severity=_severity(name),
+            operation=operation,
+            expected=self.redact(failed.expected),
+            actual=self.redact(failed.actual),
+            video_id=video_id,
+            request_ids=[request_id],
+            count=1,
+            seen={request_id},
+            first_seen=time.time(),
+            curl=self.redact(exchange.curl()) if exchange is not None else "",
+        )
+        self.violations[key] = violation
         self.on_violation(violation)
 
     def redact(self, text: str) -> str:
@@ -466,8 +469,7 @@ class Observation:
     # -- what to show ----------------------------------------------------------------------
 
     def violation_list(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [v.to_json() for v in self.violations.values()]
+        return [v.to_json() for v in self.violations.values()]
 
     def summary(self) -> dict[str, Any]:
         """GET /__mock/violations."""
@@ -509,21 +511,20 @@ class Observation:
                         report.checks[name].add_skip(verdict.reason)
                     else:  # known already, unless the last exchange of the job only settled it now
                         self._report(name, verdict, job.video_id)
-        with self._lock:
-            for violation in self.violations.values():
-                result = report.checks[violation.check]
-                result.failed += violation.count - 1
-                result.add_finding(
-                    Finding(
-                        violation.check,
-                        violation.operation,
-                        violation.expected,
-                        violation.actual,
-                        violation.curl,
-                        step=f"request {violation.request_id}"
-                        + (f", video {violation.video_id}" if violation.video_id else ""),
-                    )
+        for violation in self.violations.values():
+            result = report.checks[violation.check]
+            result.failed += violation.count - 1
+            result.add_finding(
+                Finding(
+                    violation.check,
+                    violation.operation,
+                    violation.expected,
+                    violation.actual,
+                    violation.curl,
+                    step=f"request {violation.request_id}"
+                    + (f", video {violation.video_id}" if violation.video_id else ""),
                 )
+            )
         for result in report.checks.values():
             if result.failed:
                 result.skipped, result.skip_reasons = 0, []
