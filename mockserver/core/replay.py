@@ -10,11 +10,11 @@ gets it. A completed replayed job serves the recorded bytes of every variant the
 downloaded (the fixtures for any other).
 
 Matching. A create matches a recorded create with the same model, prompt, size and seconds (the
-contract's defaults filled in on both sides); a remix matches a recorded remix with the same
-prompt whose source is the recorded job the remixed video replays. Several recorded jobs with the
-same request are handed out in recorded order, the first again after the last. A request that
-matches nothing is refused with 400 `replay_unmatched`, naming the nearest recorded request; with
-`--replay-unmatched fake` it becomes an ordinary fake job instead.
+contract's defaults filled in on both sides); a remix (or an edit or extension of a video)
+matches a recorded one with the same prompt whose source is the recorded job that video replays.
+Several recorded jobs with the same request are handed out in recorded order, the first again
+after the last. A request that matches nothing is refused with 400 `replay_unmatched`, naming
+the nearest recorded request; with `--replay-unmatched fake` it becomes an ordinary fake job.
 """
 
 from __future__ import annotations

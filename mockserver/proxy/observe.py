@@ -343,7 +343,7 @@ class Observation:
             create=seen,
             create_fields=fields,
             operation=f"POST {template}",
-            source_id=params.get("video_id"),
+            source_id=params.get("video_id") or _source_in(fields),
             created_at=body.get("created_at"),
             trace=JobTrace("completed", create=exchange, video_id=body["id"]),
         )
@@ -567,6 +567,13 @@ class Observation:
                 )
             )
         )
+
+
+def _source_in(fields: dict[str, Any]) -> str | None:
+    """The video an edit or extension builds on: `video[id]` in a form, `{"video": {"id"}}` in JSON."""
+    video = fields.get("video")
+    source = video.get("id") if isinstance(video, dict) else fields.get("video[id]")
+    return source if isinstance(source, str) else None
 
 
 def _severity(name: str) -> str:
