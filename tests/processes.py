@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -96,8 +97,14 @@ def serve(*args: str, env: dict[str, str] | None = None, port: int | None = None
 
 @contextmanager
 def proxy(upstream: str, *args: str, port: int | None = None) -> Iterator[RunningServer]:
-    """`mockserver proxy --upstream URL` as a user runs it, on a free loopback port (its health is its own)."""
+    """`mockserver proxy --upstream URL` as a user runs it, on a free loopback port (its health is its own).
+
+    Its reports go to a temporary directory unless `--report-dir` is given: never into the checkout.
+    """
     port = port or free_port()
-    command = [sys.executable, "-m", "mockserver", "proxy", "--upstream", upstream, "--port", str(port), *args]
-    with running(command, port) as server:
-        yield server
+    with tempfile.TemporaryDirectory(prefix="proxy-reports-") as reports:
+        where = [] if "--report-dir" in args else ["--report-dir", reports]
+        command = [sys.executable, "-m", "mockserver", "proxy", "--upstream", upstream, "--port", str(port), *where]
+        command += args
+        with running(command, port) as server:
+            yield server

@@ -207,10 +207,10 @@ def conform_traffic(base_url: str, duration: float = 0.6) -> None:
 
 
 @pytest.mark.parametrize("name", [name for name in profiles.NAMES if name != "reference"])
-def test_in_front_of_each_dialect_the_proxy_reports_what_conform_reports(name: str) -> None:
+def test_in_front_of_each_dialect_the_proxy_reports_what_conform_reports(name: str, tmp_path: Path) -> None:
     with (
         serve("--profile", name, "--speed", "0", "--log-level", "warning") as upstream,
-        proxy(upstream.base_url) as front,
+        proxy(upstream.base_url, "--report-dir", str(tmp_path)) as front,
     ):
         conform_traffic(front.base_url)
         seen = violations(front)
@@ -225,6 +225,15 @@ def test_in_front_of_each_dialect_the_proxy_reports_what_conform_reports(name: s
     for violation in seen["violations"]:
         assert violation["request_id"] and violation["expected"] and violation["actual"]
         assert f"{violation['check']} [{violation['request_id']}]" in output  # printed live, one line each
+    # The reports written on stop say the same: JUnit fails exactly the error checks, JSON lists every violation.
+    report = json.loads((tmp_path / "proxy-report.json").read_text())
+    assert report["violations"] == seen["violations"] and set(report["failed_checks"]) == set(seen["failed_checks"])
+    failing = {
+        case.get("name")
+        for case in ET.parse(tmp_path / "proxy-junit.xml").getroot()
+        if case.find("failure") is not None
+    }
+    assert failing == set(seen["failed_checks"]) and report["passed"] is (not seen["failed_checks"])
 
 
 # The deviants whose check the proxy runs (tests/test_conform_deviants.py has conform's own list, which
