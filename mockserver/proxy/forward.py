@@ -183,7 +183,7 @@ class _Sink:
 
     def __init__(self, seen: Observed, spool_dir: Path | None) -> None:
         self.seen = seen
-        self.media = seen.is_media
+        self.media = seen.is_media and seen.method != "HEAD"  # an answer to HEAD has no bytes to keep
         self.digest = hashlib.sha256() if self.media else None
         self.file: IO[bytes] | None = None
         if self.media and spool_dir is not None:

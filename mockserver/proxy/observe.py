@@ -12,7 +12,7 @@ rules (schema_checks.py).
 Only the checks that can be judged on traffic someone else chose are run (PASSIVE_JOB_CHECKS):
 not `terminal_within_deadline` (the client decides how long it waits) nor `create_accepted`
 (a client may send a create the contract refuses). A violation is reported once per job and
-distinct finding, with the request id of every exchange that showed it.
+distinct finding, with how many exchanges showed it and the request ids of the first of them.
 """
 
 from __future__ import annotations
@@ -183,9 +183,7 @@ class Observation:
 
     def __call__(self, seen: Observed) -> None:
         self.exchanges += 1
-        key = seen.api_key
-        if key:
-            self.keys.add(key)
+        self.keys.update(_credentials(seen))
         matched = self.match(seen.method, seen.path)
         exchange: Exchange | None = None
         job: TrackedJob | None = None
@@ -578,6 +576,14 @@ def _source_in(fields: dict[str, Any]) -> str | None:
 
 def _severity(name: str) -> str:
     return CHECKS[name].severity if name in CHECKS else ERROR
+
+
+def _credentials(seen: Observed) -> set[str]:
+    """Every secret the request carried: the Bearer key, other key headers, a key in the query."""
+    found = {seen.api_key or ""}
+    found |= {value.strip() for name, value in seen.request_headers if name in ("api-key", "x-api-key")}
+    found |= {value for name, value in seen.query_params.items() if name in ("api_key", "key")}
+    return {secret for secret in found if len(secret) >= 8}  # masking a shorter one would hit ordinary words
 
 
 def _credential(seen: Observed) -> bool:
