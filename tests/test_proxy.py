@@ -32,7 +32,7 @@ from mockserver.http.auth import mask
 from mockserver.proxy.observe import passive_checks
 from mockserver.resources import fixtures_dir
 from tests.deviants import serve_deviant
-from tests.processes import free_port, proxy, serve
+from tests.processes import REPO, free_port, proxy, running, serve
 from tests.test_control_api import ControlDocument
 
 KEY = "sk-proxy-test-7f3a9c1e5b"
@@ -263,3 +263,21 @@ def test_each_lifecycle_rule_is_caught_on_traffic_the_proxy_only_watches(
     assert found, (check_name, [v["check"] for v in seen["violations"]])
     assert words in found[0]["actual"] and found[0]["request_id"].startswith("req_")
     assert KEY not in json.dumps(seen) and found[0]["curl"].startswith("curl ")
+
+
+def test_answers_a_gateway_compresses_are_judged_and_recorded_decoded(tmp_path: Path) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "tests.gzip_fake:app", "--port", str(port), "--log-level", "warning"]
+    cassette = tmp_path / "cassette"
+    with (
+        running(command, port, env={"PYTHONPATH": str(REPO)}) as upstream,
+        proxy(upstream.base_url, "--record", str(cassette)) as front,
+    ):
+        media = sdk_flow(front.base_url)
+        seen = violations(front)
+        auth = {"Authorization": f"Bearer {KEY}", "Accept-Encoding": "gzip"}
+        download = httpx.get(f"{front.base_url}/videos/{media['remix_id'].decode()}/content", headers=auth)
+    assert download.headers["content-encoding"] == "gzip"  # passed on as the upstream encoded it
+    assert seen["violations"] == [] and seen["jobs"] == 3  # every JSON answer was read, decoded
+    stored = {path.read_bytes() for path in (cassette / "media").iterdir()}
+    assert {media["video"], media["thumbnail"], media["spritesheet"], download.content} <= stored  # decoded

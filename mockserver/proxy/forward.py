@@ -19,6 +19,7 @@ import json
 import logging
 import tempfile
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import IO, Any
@@ -179,12 +180,19 @@ class ProxyApp:
 
 
 class _Sink:
-    """Keeps what the checks need of an answer passing by: the JSON document, or a download's digest."""
+    """Keeps what the checks need of an answer passing by: the JSON document, or a download's digest.
+
+    A document is kept as sent (traffic.Observed decodes it when it is judged). A download is judged
+    and kept by its own bytes, so a content-encoded one (a gateway gzipping everything) is decoded on
+    the way past; the client still gets the encoded bytes.
+    """
 
     def __init__(self, seen: Observed, spool_dir: Path | None) -> None:
         self.seen = seen
         self.media = seen.is_media and seen.method != "HEAD"  # an answer to HEAD has no bytes to keep
         self.digest = hashlib.sha256() if self.media else None
+        coding = (seen.header("content-encoding", response=True) or "").strip().lower()
+        self.decoder = _decoder(coding) if self.media else None
         self.file: IO[bytes] | None = None
         if self.media and spool_dir is not None:
             spool_dir.mkdir(parents=True, exist_ok=True)
@@ -193,24 +201,49 @@ class _Sink:
             seen.response_file = Path(self.file.name)
 
     def write(self, chunk: bytes) -> None:
+        if self.digest is None:
+            self._keep(chunk)
+            if self.seen.response_size <= JSON_CAPTURE_LIMIT:
+                self.seen.response_body += chunk
+            return
+        if self.decoder is not None:
+            try:
+                chunk = self.decoder.decompress(chunk)
+            except zlib.error:
+                self.decoder = None  # not what its Content-Encoding says: the bytes as they came
+        self._keep(chunk)
+        self.digest.update(chunk)
+        if self.file is not None:
+            self.file.write(chunk)
+
+    def _keep(self, data: bytes) -> None:
         seen = self.seen
         if len(seen.response_prefix) < PREFIX_BYTES:
-            seen.response_prefix += chunk[: PREFIX_BYTES - len(seen.response_prefix)]
-        seen.response_size += len(chunk)
-        if self.digest is not None:
-            self.digest.update(chunk)
-            if self.file is not None:
-                self.file.write(chunk)
-        elif seen.response_size <= JSON_CAPTURE_LIMIT:
-            seen.response_body += chunk
+            seen.response_prefix += data[: PREFIX_BYTES - len(seen.response_prefix)]
+        seen.response_size += len(data)
 
     def close(self) -> None:
+        if self.decoder is not None and self.digest is not None:
+            rest = self.decoder.flush()
+            self._keep(rest)
+            self.digest.update(rest)
+            if self.file is not None:
+                self.file.write(rest)
         if self.digest is not None:
             self.seen.response_sha256 = self.digest.hexdigest()
         if self.file is not None:
             self.file.close()
         if not self.media and self.seen.response_size > JSON_CAPTURE_LIMIT:
             self.seen.response_body = b""  # cut short: not a document any more
+
+
+def _decoder(coding: str) -> Any:
+    """A zlib decompressor for a gzip or deflate content coding; None for identity or one it cannot undo."""
+    if coding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if coding == "deflate":
+        return zlib.decompressobj()
+    return None
 
 
 def _has_body(headers: list[tuple[str, str]]) -> bool:
