@@ -140,7 +140,7 @@ def test_an_unmatched_create_is_refused_naming_the_nearest_recording_or_faked_wi
     assert faked.status_code == 200 and faked.json()["status"] == "queued"
 
 
-def test_clock_control_outcomes_and_the_journal_still_work_on_replayed_jobs(recorded) -> None:
+def test_clock_control_outcomes_faults_and_the_journal_still_work_on_replayed_jobs(recorded) -> None:
     cassette, _ = recorded
     with serve("--replay", str(cassette), "--log-level", "warning") as replaying:
         control = MockControl(replaying.root)
@@ -161,4 +161,17 @@ def test_clock_control_outcomes_and_the_journal_still_work_on_replayed_jobs(reco
         )
         control.clock.advance(30)
         assert client.videos.retrieve(chosen.id).error.code == "timeout"  # type: ignore[union-attr]
-        assert [e["status"] for e in control.journal.find(path="/v1/videos", method="POST")] == [200, 200, 200]
+        # A fault answers before the replay is asked: the next create is refused, the one after replays.
+        control.faults.add(path="/v1/videos", method="POST", status=503, times=1)
+        with pytest.raises(openai.InternalServerError):
+            client.videos.create(model="sora-2", prompt=CAT, seconds="4")
+        again = client.videos.create(model="sora-2", prompt=CAT, seconds="4")
+        control.clock.advance(30)
+        assert client.videos.retrieve(again.id).status == "completed"
+        assert [e["status"] for e in control.journal.find(path="/v1/videos", method="POST")] == [
+            200,
+            200,
+            200,
+            503,
+            200,
+        ]
