@@ -1,7 +1,7 @@
 """The cassette layout: what `mockserver proxy --record DIR` writes and `serve --replay DIR` reads.
 
     DIR/cassette.json           format version, the upstream, when the recording started
-    DIR/exchanges/000001.json   one file per exchange, in the order they finished: request and
+    DIR/exchanges/000001.json   one file per exchange, numbered as the requests arrived: request and
                                 answer, credentials masked, a download as a reference into media/
     DIR/jobs/0001.json          one file per job, in the order of the creates: the create request,
                                 the job's observed timeline (status and progress when seen), how it
