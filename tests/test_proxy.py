@@ -28,7 +28,7 @@ from openai import OpenAI
 from mockserver import profiles
 from mockserver.conformance.lifecycle import phase_words
 from mockserver.contract.loading import Contract
-from mockserver.http.auth import mask
+from mockserver.core.keys import mask
 from mockserver.proxy.observe import passive_checks
 from mockserver.resources import fixtures_dir
 from tests.deviants import serve_deviant

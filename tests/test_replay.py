@@ -18,7 +18,7 @@ import pytest
 from openai import OpenAI
 
 from mockserver.client import MockControl
-from mockserver.http.auth import mask
+from mockserver.core.keys import mask
 from mockserver.resources import fixtures_dir
 from tests.processes import proxy, serve
 

@@ -19,7 +19,7 @@ from mockserver import __version__
 from mockserver.conformance.exchange import Exchange
 from mockserver.control.journal import SECRET_HEADERS
 from mockserver.core import cassette
-from mockserver.http.auth import mask
+from mockserver.core.keys import mask
 from mockserver.proxy.observe import Observation, TrackedJob, request_fields, upload_bytes
 from mockserver.proxy.traffic import Observed
 

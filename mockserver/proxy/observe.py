@@ -35,7 +35,7 @@ from mockserver.contract.loading import Contract
 from mockserver.control.journal import SECRET_HEADERS
 from mockserver.core.errors import APIError
 from mockserver.core.jobs import Phase
-from mockserver.http.auth import mask
+from mockserver.core.keys import mask
 from mockserver.http.inputs import _split_multipart
 from mockserver.proxy import schema_checks
 from mockserver.proxy.traffic import Observed, sha256_of
@@ -249,7 +249,6 @@ class Observation:
             body_prefix=seen.response_prefix,
             body_size=seen.response_size,
             json=seen.response_json(),
-            elapsed=seen.finished - seen.started,
         )
 
     def _revision(self, video_id: str | None) -> tuple[Any, ...] | None:

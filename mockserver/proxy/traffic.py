@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from mockserver.core.videos import bearer_key
+from mockserver.core.keys import bearer_key
 
 JSON_CAPTURE_LIMIT = 8 * 1024 * 1024  # a JSON answer larger than this is passed on but not judged
 PREFIX_BYTES = 64  # enough for every magic number the content checks look at
