@@ -8,7 +8,8 @@ are printed one per line, served at `/__mock/violations` and written as JUnit an
 when the proxy stops. `--record DIR` writes a cassette (cassette.py) that `serve --replay DIR`
 plays back (mockserver/core/replay.py).
 
-May import: `core`, `contract`, `conformance` (its checks, traces and reports), `http` (key masking,
-request ids, the multipart splitter) and `control.journal` (which headers carry credentials).
+May import: `core` (keys and their masking among it), `contract`, `conformance` (its checks, traces
+and reports), `http` (request ids, the multipart splitter) and `control.journal` (which headers
+carry credentials).
 Only the `mockserver proxy` command imports it; the server never does.
 """
