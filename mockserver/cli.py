@@ -1,4 +1,4 @@
-"""The `mockserver` command: serve | spec | conform | profiles."""
+"""The `mockserver` command: serve | spec | conform | proxy | profiles."""
 
 from __future__ import annotations
 
@@ -157,6 +157,19 @@ def add_serve_parser(subparsers: Any) -> None:
     )
     media_settings.add_arguments(p)
     p.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="replay a cassette written by `mockserver proxy --record DIR`: matching creates get the recorded jobs",
+    )
+    p.add_argument(
+        "--replay-unmatched",
+        choices=["error", "fake"],
+        default="error",
+        help="with --replay, a create no recorded one matches: error (400 naming the nearest, the default) or fake",
+    )
+    p.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -212,6 +225,8 @@ def build_config(args: argparse.Namespace, file: dict[str, Any]) -> ServerConfig
         profile_options=profiles.options_from(file.get("profile_options"), args.profile_option),
         webhooks=_webhook_settings(file, args),
         media=_media_settings(file, args),
+        replay=args.replay,
+        replay_unmatched=args.replay_unmatched,
     )
 
 
@@ -370,6 +385,13 @@ def parser() -> argparse.ArgumentParser:
         "mockserver.conformance.command",
         "conform",
         "check a server (this fake or a real provider) against the contract",
+        extra="conform",
+    )(sub)
+    # The proxy judges with conform's checks, which need that extra's `requests`.
+    _delegate(
+        "mockserver.proxy.command",
+        "proxy",
+        "forward to a real provider, check its answers, record a cassette",
         extra="conform",
     )(sub)
     return p

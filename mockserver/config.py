@@ -48,6 +48,8 @@ class ServerConfig:
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     # Media drawn for each job (--media-*, --no-render, the config file's `media:`).
     media: MediaSettings = field(default_factory=MediaSettings)
+    replay: Path | None = None  # `serve --replay DIR`: a cassette written by `mockserver proxy --record`
+    replay_unmatched: str = "error"  # a create no recorded one matches: "error" (400) or "fake"
 
 
 def load_config_file(path: Path) -> dict[str, Any]:

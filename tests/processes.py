@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -126,3 +127,18 @@ def serve(*args: str, env: dict[str, str] | None = None, port: int | None = None
     port = port or free_port()
     with running([sys.executable, "-m", "mockserver", "serve", "--port", str(port), *args], port, env) as server:
         yield server
+
+
+@contextmanager
+def proxy(upstream: str, *args: str, port: int | None = None) -> Iterator[RunningServer]:
+    """`mockserver proxy --upstream URL` as a user runs it, on a free loopback port (its health is its own).
+
+    Its reports go to a temporary directory unless `--report-dir` is given: never into the checkout.
+    """
+    port = port or free_port()
+    with tempfile.TemporaryDirectory(prefix="proxy-reports-") as reports:
+        where = [] if "--report-dir" in args else ["--report-dir", reports]
+        command = [sys.executable, "-m", "mockserver", "proxy", "--upstream", upstream, "--port", str(port), *where]
+        command += args
+        with running(command, port) as server:
+            yield server

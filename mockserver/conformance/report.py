@@ -272,10 +272,12 @@ def _finding_lines(result: CheckResult) -> list[str]:
 # -- files ---------------------------------------------------------------------------------
 
 
-def to_junit(report: Report) -> str:
+def to_junit(report: Report, suite_name: str = "mockserver conform") -> str:
+    """JUnit XML. `suite_name` names the suite and, by its last word, each case's class (the proxy's reports)."""
+    prefix = suite_name.split()[-1]
     suite = ET.Element(
         "testsuite",
-        name="mockserver conform",
+        name=suite_name,
         tests=str(len(report.checks) + (1 if report.errors else 0)),
         failures=str(len(report.failed_checks())),
         errors=str(1 if report.errors else 0),
@@ -283,7 +285,7 @@ def to_junit(report: Report) -> str:
         time=f"{report.duration:.3f}",
     )
     for result in report.checks.values():
-        case = ET.SubElement(suite, "testcase", classname=f"conform.{result.source}", name=result.name)
+        case = ET.SubElement(suite, "testcase", classname=f"{prefix}.{result.source}", name=result.name)
         text = "\n\n".join(
             f"{f.operation} ({f.step})\nexpected: {f.expected}\nactual: {f.actual}\nreproduce: {f.curl}"
             for f in result.findings
@@ -303,7 +305,7 @@ def to_junit(report: Report) -> str:
         elif result.status == "skipped":
             ET.SubElement(case, "skipped", message="; ".join(result.skip_reasons) or "nothing to check")
     if report.errors:
-        case = ET.SubElement(suite, "testcase", classname="conform.run", name="run_errors")
+        case = ET.SubElement(suite, "testcase", classname=f"{prefix}.run", name="run_errors")
         error = ET.SubElement(case, "error", message=f"{len(report.errors)} error(s)")
         error.text = "\n".join(report.errors)
     ET.indent(suite)

@@ -10,7 +10,7 @@ import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mockserver.core.clock import Clock, ClockSettings
 from mockserver.core.errors import APIError, not_found
@@ -20,6 +20,9 @@ from mockserver.core.media import JobMedia
 from mockserver.core.outcomes import OutcomeQueue, ScriptedOutcome
 from mockserver.store import Character, Page, Store
 from mockserver.store.base import character_from_json, character_to_json
+
+if TYPE_CHECKING:
+    from mockserver.core.replay import ReplaySource
 
 CHARACTERS = "characters"  # the store's document kind
 NOT_READY_HEADERS = {"x-should-retry": "false"}  # the SDKs would otherwise retry a 409 twice
@@ -104,12 +107,15 @@ class VideoService:
         self.ids = ids
         self.timing = timing
         self.outcomes = outcomes
+        self.replay: ReplaySource | None = None  # `serve --replay DIR`: creates replay recorded jobs
 
     def with_clock(self, clock: Clock) -> VideoService:
         """This service, reading the time from `clock` (one request's: see Clock.for_request)."""
         if clock is self.clock:
             return self
-        return VideoService(self.store, clock, self.media, self.ids, self.timing, self.outcomes)
+        service = VideoService(self.store, clock, self.media, self.ids, self.timing, self.outcomes)
+        service.replay = self.replay
+        return service
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -140,10 +146,19 @@ class VideoService:
         source: Job | None = None,
         extras: Mapping[str, Any] | None = None,
     ) -> JobView:
+        # Matched first: a create the replay refuses must not use up a queued outcome.
+        replay = self.replay
+        recorded = None
+        if replay is not None:
+            recorded = replay.match(model=model, prompt=prompt, size=size, seconds=seconds, source=source)
         # Headers and prompt markers win; only a create that chose nothing takes from the queue.
         if script == ScriptedOutcome():
             script = self.outcomes.pop(owner) or script
-        queue_seconds, render_seconds = self.timing.plan(model, seconds, script)
+        if recorded is not None and script.duration is None:
+            scale = self.timing.scale
+            queue_seconds, render_seconds = recorded.queue_seconds * scale, recorded.render_seconds * scale
+        else:
+            queue_seconds, render_seconds = self.timing.plan(model, seconds, script)
         job = Job(
             id=self.ids.new("video"),
             owner=owner,
@@ -154,12 +169,15 @@ class VideoService:
             created_at=self.clock.now(),
             queue_seconds=queue_seconds,
             render_seconds=render_seconds,
-            outcome=script.outcome or Outcome.completed(),
+            outcome=script.outcome or (recorded.outcome if recorded else Outcome.completed()),
             remixed_from_video_id=source.id if source else None,
             extras=dict(extras or {}),
         )
         self.store.add(job)
-        self.media.prepare(job)  # its media render while it is queued and in progress; never waits
+        if replay is not None and recorded is not None:
+            replay.bind(job.id, recorded)  # its media were recorded: nothing to render
+        else:
+            self.media.prepare(job)  # its media render while it is queued and in progress; never waits
         return self.view(job)
 
     def completed_source(self, owner: str, video_id: str) -> Job:

@@ -7,7 +7,8 @@ import functools
 import logging
 import os
 import time
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -17,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from mockserver import __version__, profiles
-from mockserver.config import ServerConfig
+from mockserver.config import ConfigError, ServerConfig
 from mockserver.contract.loading import Contract
 from mockserver.control.access import ControlAccess
 from mockserver.control.faults import FaultBook
@@ -43,6 +44,9 @@ from mockserver.profiles import ProfileIds, RenderContext
 from mockserver.profiles.base import request_origin
 from mockserver.render.source import MediaSource
 from mockserver.store import Store, StoreError, open_store
+
+if TYPE_CHECKING:
+    from mockserver.core.replay import ReplaySource
 
 log = logging.getLogger("mockserver")
 _STORE_LOG = LogThrottle()
@@ -76,6 +80,8 @@ class Server:
         self.service = VideoService(
             self.store, self.clock, self.media, self.ids, TimingPlan(dict(config.timings), config.speed), self.outcomes
         )
+        if config.replay is not None:
+            self.service.replay = _replay_source(config.replay, config.replay_unmatched, self.contract, self.store)
         self.key_salt = key_salt(self.store)  # of key fingerprints; kept in the store, so workers share it
         self.auth = Authenticator(config.api_keys, config.admin_token, self.key_salt)
         self.journal = Journal(self.store, config.journal_size, config.admin_token, salt=self.key_salt)
@@ -172,6 +178,24 @@ class Server:
             # Not secret: what a client needs to work out a key's `owner` (mockserver.client does).
             "key_salt": self.key_salt,
         }
+
+
+def _replay_source(directory: Path, unmatched: str, contract: Contract, store: Store) -> ReplaySource:
+    """`serve --replay DIR`: the cassette's recorded jobs, their requests read with this contract's defaults."""
+    # Imported here: a server that replays nothing never loads them (start-up time).
+    from mockserver.core.cassette import CassetteError
+    from mockserver.core.replay import ReplaySource
+
+    op = contract.find("POST", "/videos")
+    body = (op.bodies.get("multipart/form-data") or next(iter(op.bodies.values()), None)) if op else None
+    values = body.with_defaults({}) if body is not None else {}
+    # The same fallbacks as the create handler, for a contract without defaults.
+    defaults = {"model": "sora-2", "size": "720x1280", "seconds": "4"}
+    defaults.update({name: str(values[name]) for name in defaults if name in values})
+    try:
+        return ReplaySource(directory, store, defaults=defaults, unmatched=unmatched)
+    except CassetteError as exc:
+        raise ConfigError(f"--replay {directory}: {exc}") from None
 
 
 def _operations(server: Server) -> OperationTable:

@@ -149,7 +149,8 @@ class VideoRoutes:
             )
         video_id = request.path_params["video_id"]
         job = self._service(call).downloadable(owner, video_id)  # the request's clock says if it is done
-        media = await self.service.media.fetch(job, variant)
+        replay = self.service.replay  # `serve --replay`: a replayed job serves what the recording downloaded
+        media = (replay.media(job.id, variant) if replay else None) or await self.service.media.fetch(job, variant)
         return MediaFileResponse(
             media.path,
             media_type=media.media_type,
