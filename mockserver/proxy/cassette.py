@@ -17,13 +17,12 @@ from typing import Any
 
 from mockserver import __version__
 from mockserver.conformance.exchange import Exchange
-from mockserver.control.journal import SECRET_HEADERS
 from mockserver.core import cassette
-from mockserver.core.keys import mask
+from mockserver.core.keys import is_credential_header, mask
 from mockserver.proxy.observe import Observation, TrackedJob, request_fields, upload_bytes
 from mockserver.proxy.traffic import Observed
 
-# Names that carry a credential in some client or gateway, beyond the journal's list.
+# Query parameter names that carry a credential in some client or gateway.
 _SECRET_NAME = re.compile(r"(key|token|secret|password|session|signature|credential)", re.IGNORECASE)
 _RESPONSE_SECRETS = frozenset({"set-cookie"})
 
@@ -39,7 +38,7 @@ def masked_headers(headers: list[tuple[str, str]], *, response: bool = False) ->
     shown: dict[str, str] = {}
     for name, value in headers:
         # An answer's names are the server's (x-ratelimit-remaining-tokens is no secret); only cookies are.
-        secret = name in _RESPONSE_SECRETS if response else name in SECRET_HEADERS or _SECRET_NAME.search(name)
+        secret = name in _RESPONSE_SECRETS if response else is_credential_header(name)
         if secret:
             value = _masked_value(name, value)
         shown[name] = value if name not in shown else f"{shown[name]}, {value}"

@@ -32,10 +32,9 @@ from mockserver.conformance.exchange import Exchange
 from mockserver.conformance.lifecycle import JobTrace, LifecycleRun, phase_words
 from mockserver.conformance.report import DEVIATION, ERROR, Finding, Report, to_junit
 from mockserver.contract.loading import Contract
-from mockserver.control.journal import SECRET_HEADERS
 from mockserver.core.errors import APIError
 from mockserver.core.jobs import Phase
-from mockserver.core.keys import mask
+from mockserver.core.keys import is_credential_header, mask
 from mockserver.http.inputs import _split_multipart
 from mockserver.proxy import schema_checks
 from mockserver.proxy.traffic import Observed, sha256_of
@@ -587,7 +586,7 @@ def _credentials(seen: Observed) -> set[str]:
 
 def _credential(seen: Observed) -> bool:
     return (
-        any(name in SECRET_HEADERS and name != "cookie" for name, _ in seen.request_headers)
+        any(is_credential_header(name) and name != "cookie" for name, _ in seen.request_headers)
         or "api_key" in seen.query_params
     )
 
