@@ -6,8 +6,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
+from mockserver.control.jobs import media_response
 from mockserver.core import jsonbody, outcomes
 from mockserver.core.clock import ClockSettings
 from mockserver.core.errors import bad_request
@@ -145,13 +146,7 @@ class VideoRoutes:
             )
         video_id = request.path_params["video_id"]
         job = self._service(call).downloadable(owner, video_id)  # the request's clock says if it is done
-        media = await self.service.media.fetch(job, variant)
-        return FileResponse(
-            media.path,
-            media_type=media.media_type,
-            filename=f"{video_id}{media.path.suffix}",
-            content_disposition_type="attachment",
-        )
+        return media_response(await self.service.media.fetch(job, variant), video_id)
 
     async def remix(self, request: Request, call: Call) -> Response:
         owner, rules = self.server.auth.authenticate(request)
