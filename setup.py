@@ -12,5 +12,6 @@ setup(
     package_data={
         "mockserver.openapi": ["*.yaml", "overlays/*.yaml", "source/*.md"],
         "mockserver.fixtures": ["*.mp4", "*.webp", "*.jpg", "README.md"],
+        "mockserver.ui": ["static/*.html", "static/*.js", "static/*.css"],  # the dashboard's page
     },
 )

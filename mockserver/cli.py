@@ -294,6 +294,9 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"  health: http://{shown}:{port}/__mock/health   spec: http://{shown}:{port}/openapi.yaml", flush=True)
         print(f"  store: {server.store.url}" + (f"   workers: {workers}" if workers > 1 else ""), flush=True)
         print(f"  media: {server.media.describe()}", flush=True)
+        # The token is the user's own; it is not printed (logs of CI runs are read by many).
+        fragment = "#token=<admin token>" if config.admin_token else ""
+        print(f"  dashboard: http://{shown}:{port}/__mock/ui{fragment}", flush=True)
 
     class AnnouncingServer(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mockserver import __version__
@@ -220,6 +221,8 @@ def _serve_and_use(venv: InstalledVenv, media: str = "fixtures") -> None:
         health = wait_healthy(f"{root}/__mock/health", process)
         assert health["status"] == "ok", health
         assert health["media"] == media, health
+        dashboard = httpx.get(f"{root}/__mock/ui/app.js", timeout=10)
+        assert dashboard.status_code == 200 and "/__mock/jobs" in dashboard.text, dashboard.text[:200]
         assert Path(health["spec"]).resolve().is_relative_to(venv.root.resolve()), (
             f"the contract was read from {health['spec']}"
         )
@@ -241,7 +244,7 @@ def _serve_and_use(venv: InstalledVenv, media: str = "fixtures") -> None:
                 "3",
                 "--quiet",
                 "--report",
-                "json",
+                "json,html",
                 "--report-dir",
                 venv.home / "reports",
             ],
@@ -254,7 +257,7 @@ def _serve_and_use(venv: InstalledVenv, media: str = "fixtures") -> None:
         assert conform.returncode == 0, (
             f"conform failed against the installed fake:\n{conform.stdout[-4000:]}\n{conform.stderr[-2000:]}"
         )
-        assert (venv.home / "reports" / "conform-report.json").is_file(), sorted(
+        assert (venv.home / "reports" / "conform-report.html").is_file(), sorted(
             p.name for p in (venv.home / "reports").iterdir()
         )
     finally:
@@ -295,6 +298,9 @@ def test_wheel_carries_the_contracts_and_media_and_nothing_of_the_checkout(
         "fixtures/spritesheet_1792x1024.jpg",
         "render/source.py",
         "render/encode.py",
+        "ui/static/index.html",
+        "ui/static/app.js",
+        "ui/static/style.css",
     ):
         assert f"mockserver/{needed}" in names, f"mockserver/{needed} missing from the wheel"
     top = {name.split("/")[0] for name in names}

@@ -184,6 +184,17 @@ def test_two_views_of_one_store_see_each_others_jobs(opener: Callable[[], Store]
     assert two.delete("video_1") and one.get("video_1") is None
 
 
+def test_recent_lists_every_owners_live_jobs_newest_first(opener: Callable[[], Store]) -> None:
+    writer, reader = opener(), opener()
+    for n, owner in enumerate([OWNER, OTHER, OWNER, OTHER, OWNER]):
+        writer.add(_job(f"video_{n}", owner=owner, created_at=1000.0 + n))
+    writer.delete("video_3")
+    assert [job.id for job in reader.recent(10)] == ["video_4", "video_2", "video_1", "video_0"]
+    assert [job.id for job in reader.recent(2)] == ["video_4", "video_2"]
+    assert reader.recent(0) == []
+    assert reader.recent(1)[0] == _job("video_4", created_at=1004.0)
+
+
 def test_clear_forgets_everything(store: Store) -> None:
     store.add(_job("video_1"))
     store.put_doc("k", "a", 1)

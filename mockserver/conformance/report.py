@@ -1,9 +1,9 @@
 """The conformance report: one result per named check, findings people can act on, and files.
 
 `Report` is the structured result of `run_conformance` (see `failed_checks()`); `render_text`
-is the terminal summary; `write_reports` writes `junit` and `json` files. Every string that
-leaves this module goes through `Redactor`, so no API key (nor the second one, for the isolation
-checks) ever appears in output or files.
+is the terminal summary; `write_reports` writes `junit`, `json` and `html` (see html_report.py)
+files. Every string that leaves this module goes through `Redactor`, so no API key (nor the second
+one, for the isolation checks) ever appears in output or files.
 
 Every check has a severity. An `error` check that finds something fails the run (status
 `fail`, exit code 1). A `deviation` check reports what the contract's schema permits but the
@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from mockserver.conformance.html_report import to_html
 from mockserver.core.keys import mask
 
-REPORT_FORMATS = ("junit", "json")
+REPORT_FORMATS = ("junit", "json", "html")
 ERROR = "error"  # the contract says otherwise: fails the run
 DEVIATION = "deviation"  # the contract permits it, the official API does not do it: reported, does not fail
 SEVERITIES = (ERROR, DEVIATION)
@@ -319,6 +320,9 @@ def write_reports(report: Report, formats: Iterable[str], directory: Path, redac
         if fmt == "junit":
             path = directory / "conform-junit.xml"
             path.write_text(redact(to_junit(report)), encoding="utf-8")
+        elif fmt == "html":
+            path = directory / "conform-report.html"
+            path.write_text(to_html(report, redact), encoding="utf-8")
         elif fmt == "json":
             path = directory / "conform-report.json"
             path.write_text(json.dumps(redact.data(report.to_dict()), indent=2, ensure_ascii=False), encoding="utf-8")

@@ -47,6 +47,7 @@ class Entry:
     key: str | None  # the key masked, e.g. "sk-...abcd"
     request_id: str | None
     fault: str | None  # the id of the injected fault that answered or delayed it
+    latency_ms: float | None = None  # arrival to the response's start; None for a webhook call
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +75,7 @@ class RawEntry:
     status: int
     request_id: str | None
     fault: str | None
+    latency_ms: float
 
     def entry(self, admin_token: str | None, salt: str) -> Entry:
         headers, owner, key = _masked_headers(self.headers, admin_token, salt)
@@ -92,6 +94,7 @@ class RawEntry:
             key=key,
             request_id=self.request_id,
             fault=self.fault,
+            latency_ms=self.latency_ms,
         )
 
 
@@ -140,6 +143,7 @@ class Journal:
         *,
         body: dict[str, Any] | None = None,
         uploads: dict[str, dict[str, Any]] | None = None,
+        latency_ms: float = 0.0,
     ) -> None:
         """One API request as its response starts; `started` is (wall, virtual) time when it arrived.
 
@@ -167,6 +171,7 @@ class Journal:
                 status,
                 request_id,
                 fault,
+                round(latency_ms, 3),
             )
             if self._ring is not None:
                 # A plain tuple: this runs on every request, where each call and object made costs

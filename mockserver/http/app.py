@@ -22,6 +22,7 @@ from mockserver.config import ConfigError, ServerConfig
 from mockserver.contract.loading import Contract
 from mockserver.control.access import ControlAccess
 from mockserver.control.faults import FaultBook
+from mockserver.control.jobs import job_routes
 from mockserver.control.journal import Journal
 from mockserver.control.plane import ControlPlane
 from mockserver.control.routes import control_routes
@@ -44,6 +45,7 @@ from mockserver.profiles import ProfileIds, RenderContext
 from mockserver.profiles.base import request_origin
 from mockserver.render.source import MediaSource
 from mockserver.store import Store, StoreError, open_store
+from mockserver.ui import dashboard_routes
 
 if TYPE_CHECKING:
     from mockserver.core.replay import ReplaySource
@@ -231,6 +233,16 @@ def _routes(server: Server) -> list[BaseRoute]:
     return [
         Route("/__mock/health", health, methods=["GET"]),  # the server's own description, open to supervisors
         *control_routes(server.control),  # /__mock/...: health, clock, outcomes, faults, journal, webhooks, reset
+        # /__mock/jobs: every key's jobs, and their media for the admin
+        *job_routes(
+            server.control,
+            server.service,
+            server.vocabulary,
+            server.control_access,
+            server.render_video,
+            tuple(server.config.api_keys),
+        ),
+        *dashboard_routes(),  # /__mock/ui: the dashboard's page
         Route("/openapi.yaml", spec_yaml),
         Route("/openapi.json", spec_json),
     ]

@@ -110,7 +110,7 @@ class RequestPipeline:
             if journal is not None:
                 call.arrived = (call.arrived[0], call.clock.settings.at(call.arrived[0]))
             if not api:
-                self.control_access.check(path, scope["headers"])
+                self.control_access.check(path, scope["headers"], scope.get("query_string", b""))
             if endpoint is not None and endpoint.label in self.unserved:
                 status, body = self.profile.unknown_route(method, path)
                 await send_json(answer, status, body)
@@ -211,6 +211,14 @@ class _RecordingSend:
     def record(self, status: int) -> None:
         assert self.journal is not None
         call = self.call
+        latency_ms = (time.perf_counter() - call.started) * 1000
         self.journal.record(
-            self.scope, status, call.arrived, call.request_id, call.fault, body=call.body, uploads=call.uploads
+            self.scope,
+            status,
+            call.arrived,
+            call.request_id,
+            call.fault,
+            body=call.body,
+            uploads=call.uploads,
+            latency_ms=latency_ms,
         )

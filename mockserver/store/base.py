@@ -61,6 +61,9 @@ class Store(Protocol):
     def page(self, owner: str, *, after: str | None, limit: int, descending: bool) -> Page:
         """Jobs of one owner in creation order; a deleted `after` still works as a cursor."""
 
+    def recent(self, limit: int) -> list[Job]:
+        """The newest `limit` jobs of every owner, newest first (the control API's listing)."""
+
     def __len__(self) -> int: ...
 
     # -- announcements -----------------------------------------------------------------------

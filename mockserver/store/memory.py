@@ -125,6 +125,10 @@ class MemoryStore:
                 jobs.append(self._jobs[job_id])
             return Page(jobs, False)
 
+    def recent(self, limit: int) -> list[Job]:
+        with self._lock:  # the dict is in creation order: the newest are at its end
+            return list(itertools.islice(reversed(self._jobs.values()), max(limit, 0)))
+
     # -- announcements -------------------------------------------------------------------------
 
     def claim_due(self, now: float, limit: int = 100) -> list[str]:

@@ -388,6 +388,20 @@ class RedisStore:
         jobs = [job_from_json(json.loads(record)) for record in records[:limit] if record is not None]
         return Page(jobs, len(records) > limit)
 
+    def recent(self, limit: int) -> list[Job]:
+        # The cursor hash holds every job's creation number ("SEQ OWNER"), deleted ones too; the
+        # newest live ones are read in chunks until `limit` are found.
+        cursors: dict[bytes, bytes] = self._client.hgetall(self._cursor)  # type: ignore[assignment]
+        numbered = sorted(((int(value.partition(b" ")[0]), job_id) for job_id, value in cursors.items()), reverse=True)
+        jobs: list[Job] = []
+        for start in range(0, len(numbered), _CHUNK):
+            if len(jobs) >= limit:
+                break
+            ids = [job_id for _, job_id in numbered[start : start + _CHUNK]]
+            records = self._client.hmget(self._jobs, ids)
+            jobs += [job_from_json(json.loads(record)) for record in records if record is not None]
+        return jobs[: max(limit, 0)]
+
     # -- announcements ---------------------------------------------------------------------------
 
     def claim_due(self, now: float, limit: int = 100) -> list[str]:
@@ -489,6 +503,7 @@ for _name in (
     "get",
     "delete",
     "page",
+    "recent",
     "claim_due",
     "next_due",
     "get_doc",

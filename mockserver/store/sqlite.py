@@ -92,6 +92,7 @@ _PAGES = {
         True,
     ): f"SELECT body FROM jobs WHERE owner = ?1 AND body IS NOT NULL AND seq < {_CURSOR} ORDER BY seq DESC LIMIT ?3",
 }
+_RECENT = "SELECT body FROM jobs WHERE body IS NOT NULL ORDER BY seq DESC LIMIT ?"
 _ANY_DUE = "SELECT 1 FROM jobs WHERE due <= ? LIMIT 1"
 _DUE = "SELECT seq, id FROM jobs WHERE due <= ? ORDER BY due, seq LIMIT ?"
 _CLAIM = "UPDATE jobs SET due = NULL WHERE seq = ?"
@@ -318,6 +319,9 @@ class SQLiteStore:
         rows = self._db().execute(_PAGES[descending, after is not None], (owner, after, limit + 1)).fetchall()
         jobs = [job_from_json(_decode(row[0])) for row in rows[:limit]]
         return Page(jobs, len(rows) > limit)
+
+    def recent(self, limit: int) -> list[Job]:
+        return [job_from_json(_decode(row[0])) for row in self._db().execute(_RECENT, (max(limit, 0),))]
 
     # -- announcements -------------------------------------------------------------------------
 
