@@ -105,7 +105,8 @@ def test_steady_is_failed_on_each_piece_of_nonsense_by_the_check_that_catches_it
     result = subprocess.run(
         [
             sys.executable, "-m", "mockserver", "conform", "--base-url", steady.root,
-            "--max-examples", "3", "--seed", "1", "--report", "json", "--report-dir", str(tmp_path),
+            "--max-examples", "3", "--seed", "1", "--max-creates", "10",
+            "--report", "json", "--report-dir", str(tmp_path),
         ],
         cwd=REPO, capture_output=True, text=True, timeout=120,
         env={**os.environ, "PYTHONPATH": str(REPO), "OPENAI_API_KEY": KEY},

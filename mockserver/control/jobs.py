@@ -64,7 +64,7 @@ class JobRoutes:
         self.vocabulary = vocabulary
         self.access = access
         self.render_video = render_video
-        self.configured = {owner_of(key): mask(key) for key in configured_keys}
+        self.configured = {owner_of(key, plane.key_salt): mask(key) for key in configured_keys}
 
     def routes(self) -> list[BaseRoute]:
         return [
