@@ -44,6 +44,27 @@ class Page:
     has_more: bool
 
 
+# The methods of Store that reach the back-end: a shared store wraps each so that its failures are
+# StoreErrors (503 store_unavailable), whichever method meets them.
+BACKEND_METHODS = (
+    "clear",
+    "__len__",
+    "add",
+    "get",
+    "delete",
+    "page",
+    "recent",
+    "claim_due",
+    "next_due",
+    "get_doc",
+    "put_doc",
+    "update",
+    "docs",
+    "delete_docs",
+    "next_number",
+)
+
+
 class Store(Protocol):
     url: str  # for display: never carries a password
     # Other processes may use the same state. True changes four things, each where it is decided:

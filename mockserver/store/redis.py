@@ -36,7 +36,16 @@ from redis.retry import Retry
 
 from mockserver.core.jobs import Job
 from mockserver.core.jsonbody import dumps_text
-from mockserver.store.base import Page, StoreError, T, Updater, finish_time, job_from_json, job_to_json
+from mockserver.store.base import (
+    BACKEND_METHODS,
+    Page,
+    StoreError,
+    T,
+    Updater,
+    finish_time,
+    job_from_json,
+    job_to_json,
+)
 
 DEFAULT_PREFIX = "mockserver:"
 # Calls on a healthy Redis take well under a millisecond; a Redis that stops answering must turn into
@@ -496,22 +505,6 @@ def _reported(method: _F) -> _F:
     return call  # type: ignore[return-value]
 
 
-for _name in (
-    "clear",
-    "__len__",
-    "add",
-    "get",
-    "delete",
-    "page",
-    "recent",
-    "claim_due",
-    "next_due",
-    "get_doc",
-    "put_doc",
-    "update",
-    "docs",
-    "delete_docs",
-    "next_number",
-):
+for _name in BACKEND_METHODS:
     setattr(RedisStore, _name, _reported(getattr(RedisStore, _name)))
 del _name

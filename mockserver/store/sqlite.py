@@ -26,7 +26,16 @@ from typing import Any, TypeVar
 
 from mockserver.core.jobs import Job
 from mockserver.core.jsonbody import dumps_text
-from mockserver.store.base import Page, StoreError, T, Updater, finish_time, job_from_json, job_to_json
+from mockserver.store.base import (
+    BACKEND_METHODS,
+    Page,
+    StoreError,
+    T,
+    Updater,
+    finish_time,
+    job_from_json,
+    job_to_json,
+)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 RIGHT_FORM = "sqlite:///path/to/file.db (three slashes, then the path; four for an absolute path)"
@@ -409,21 +418,6 @@ def _reported(method: _F) -> _F:
     return call  # type: ignore[return-value]
 
 
-for _name in (
-    "clear",
-    "__len__",
-    "add",
-    "get",
-    "delete",
-    "page",
-    "claim_due",
-    "next_due",
-    "get_doc",
-    "put_doc",
-    "update",
-    "docs",
-    "delete_docs",
-    "next_number",
-):
+for _name in BACKEND_METHODS:
     setattr(SQLiteStore, _name, _reported(getattr(SQLiteStore, _name)))
 del _name
