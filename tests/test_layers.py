@@ -30,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "http": {"core", "store", "contract", "profiles", "control", "render", "ui", "config"},
     "ui": {"core"},
     "conformance": {"core", "contract"},
+    "proxy": {"core", "contract", "conformance", "http"},
     "specgen": set(),
     "client": {"core.keys"},
     "resources": set(),
