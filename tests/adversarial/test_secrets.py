@@ -132,3 +132,18 @@ def test_conform_never_prints_or_reports_header_values(tmp_path: Path) -> None:
         assert "reproduce" in text or where != "terminal"
         assert "api-key: $OPENAI_API_KEY" not in text, where  # another header is not the API key
     assert "visible-trace-id" in outputs["terminal"]  # a header that is no credential stays readable
+
+
+def test_the_server_log_never_shows_a_credential() -> None:
+    # The default log level: uvicorn's access log and every warning the fake writes, for good and bad requests.
+    with serve("--admin-token", "admin-secret-token-31337", "--api-key", KEYS[0]) as running:
+        with http(running) as client:
+            headers = {**auth(KEYS[0]), **CREDENTIAL_HEADERS}
+            assert client.post("/v1/videos", json={"prompt": "logged"}, headers=headers).status_code == 200
+            assert client.get("/v1/videos", headers={"authorization": "Bearer sk-wrong-key-1234567890"}).status_code == 401
+            assert client.get("/__mock/journal", headers={"authorization": "Bearer wrong-admin-token"}).status_code == 401
+            assert client.post("/v1/videos", content=b"{", headers=headers).status_code == 400
+        _, output = running.stop()
+    assert "POST /v1/videos" in output  # the access log was written
+    for secret in (*CREDENTIAL_HEADERS.values(), KEYS[0], "sk-wrong-key-1234567890", "admin-secret-token-31337"):
+        assert secret not in output, secret
