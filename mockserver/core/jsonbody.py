@@ -19,7 +19,10 @@ from collections.abc import Callable
 from typing import Any
 
 MAX_DEPTH = 32  # arrays and objects inside the body; the contract's deepest field is 3 levels down
-MAX_INT_DIGITS = 32  # far beyond any count, size or duration; int() of 4300+ digits raises besides
+# An integer no double can hold (past 1.8e308) is refused like 1e400: clients that read JSON numbers as
+# doubles cannot have it back, and int() of 4300+ digits raises besides. Smaller ones are valid JSON the
+# contract may allow (an unknown field of any value), so they are taken.
+MAX_INT_DIGITS = 309
 
 
 class InvalidValue(ValueError):
