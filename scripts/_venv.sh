@@ -9,6 +9,14 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
   echo "error: $python is missing or older than Python 3.11; set PYTHON=/path/to/python3.11+" >&2
   exit 2
 fi
+# ./scripts/serve in one terminal and ./scripts/test in another is the usual first run: whichever comes
+# second waits here for the other's install instead of running pip over it in the same venv.
+mkdir -p .venv
+exec 9>.venv/.install-lock
+if command -v flock >/dev/null 2>&1 && ! flock -n 9; then
+  echo "waiting for another ./scripts command to finish installing into .venv ..." >&2
+  flock 9
+fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 extra="${1:-}"
 target="."
@@ -27,3 +35,4 @@ if [ ! -f "$stamp" ]; then
   fi
   touch "$stamp"
 fi
+exec 9>&-  # installed: the server or the suite that follows holds no lock
