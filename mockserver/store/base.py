@@ -14,7 +14,7 @@ a Redis compare-and-set script), so two workers hitting one rate limit count eve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -62,15 +62,18 @@ BACKEND_METHODS = (
     "docs",
     "delete_docs",
     "next_number",
+    "versions",
+    "append_numbered",
 )
 
 
 class Store(Protocol):
     url: str  # for display: never carries a password
     # Other processes may use the same state. True changes four things, each where it is decided:
-    # `serve --workers N` is allowed (cli._check_shared); the journal writes its entries here instead
-    # of a ring of its own (control/journal.py); a request reads the clock's settings once
-    # (core/clock.Clock.for_request); encoded poll bodies are not remembered (http/app.Server.video_body).
+    # `serve --workers N` is allowed (cli._check_shared); the server uses it through copies checked
+    # once per request (store/cached.py, wrapped in http/app._with_copies); the journal writes its
+    # entries here, batched, instead of a ring of its own (control/journal.py); a request reads the
+    # clock's settings once (core/clock.Clock.for_request).
     shared: bool
 
     # -- jobs ------------------------------------------------------------------------------
@@ -117,6 +120,25 @@ class Store(Protocol):
         """Forget everything: jobs, characters, documents, counters."""
 
     def close(self) -> None: ...
+
+
+# What a store shared by several processes offers besides, so that each process may keep copies and
+# batch writes without losing what sharing promises (store/cached.py).
+JOBS_VERSION = "jobs"  # the `versions` name of the job records
+
+
+class SharedStore(Store, Protocol):
+    def versions(self, names: Sequence[str]) -> tuple[Any, ...]:
+        """One opaque token per name, read at one moment; a token is never seen again once it changed.
+
+        A document kind's token changes with every write to that kind (put, update, delete) and with
+        `clear`. JOBS_VERSION's changes when a job is deleted and with `clear`, not when one is added:
+        a job is never changed after it was added, so a copy of it stays true until then.
+        """
+
+    def append_numbered(self, kind: str, docs: Sequence[dict[str, Any]], *, keep: int) -> list[int]:
+        """Add documents under the next numbers of the counter `kind` (as `next_number` counts), in one
+        write; each is stored with its number as `seq` and as its id. Keeps the newest `keep` of the kind."""
 
 
 # -- codecs for back-ends that keep JSON ----------------------------------------------------

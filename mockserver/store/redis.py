@@ -11,6 +11,7 @@ Every key starts with the prefix (default `mockserver:`), so several fakes can s
     doc:KIND         HASH   document id -> JSON
     doc:KIND:order   ZSET   document ids scored by insertion number (a replacement keeps its score)
     numbers          HASH   counter name -> last number
+    versions         HASH   name -> change token (SharedStore.versions); "*" is the token of the last clear()
 
 Whatever must change several keys at once is a Lua script, so it is atomic and one round trip; scripts
 are registered once and run by SHA. `update` is compare-and-set: read the document, run the caller's
@@ -23,10 +24,11 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
@@ -38,6 +40,7 @@ from mockserver.core.jobs import Job
 from mockserver.core.jsonbody import dumps_text
 from mockserver.store.base import (
     BACKEND_METHODS,
+    JOBS_VERSION,
     Page,
     StoreError,
     T,
@@ -77,11 +80,12 @@ redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
 return 1
 """
 
-# KEYS: jobs, owner zset, due.  ARGV: id.
+# KEYS: jobs, owner zset, due, versions.  ARGV: id, token, the jobs' name in versions.
 _DELETE = """
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[4], ARGV[3], ARGV[2])
 return 1
 """
 
@@ -139,27 +143,57 @@ local function append(order, id)
 end
 """
 
-# KEYS: docs, order.  ARGV: id, json, keep ('' for no bound).
-_PUT_DOC = (
-    _APPEND
-    + """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-append(KEYS[2], ARGV[1])
-if ARGV[3] ~= '' then
-  local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
+# Drops the oldest ids of a kind beyond `keep` ('' for no bound).
+_TRIM = """
+local function trim(docs, order, keep)
+  if keep == '' then return end
+  local extra = redis.call('ZCARD', order) - tonumber(keep)
   if extra > 0 then
-    local oldest = redis.call('ZRANGE', KEYS[2], 0, extra - 1)
-    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, extra - 1)
+    local oldest = redis.call('ZRANGE', order, 0, extra - 1)
+    redis.call('ZREMRANGEBYRANK', order, 0, extra - 1)
     for start = 1, #oldest, 500 do
-      redis.call('HDEL', KEYS[1], unpack(oldest, start, math.min(start + 499, #oldest)))
+      redis.call('HDEL', docs, unpack(oldest, start, math.min(start + 499, #oldest)))
     end
   end
 end
 """
+
+# KEYS: docs, order, versions.  ARGV: id, json, keep ('' for no bound), kind, token.
+_PUT_DOC = (
+    _APPEND
+    + _TRIM
+    + """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+append(KEYS[2], ARGV[1])
+trim(KEYS[1], KEYS[2], ARGV[3])
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+"""
 )
 
-# KEYS: docs, order.  ARGV: id, '1' if the caller saw a document ('0' if none), the bytes it saw,
-# '1' to write ('0' to delete), the new json.  Returns 0, changing nothing, when the document moved on.
+# KEYS: docs, order, versions, numbers.  ARGV: kind (also the counter's name), keep, token, then one
+# JSON object per document, without its number: the number goes in front as "seq" (and is its id).
+_APPEND_NUMBERED = (
+    _APPEND
+    + _TRIM
+    + """
+local count = #ARGV - 3
+local first = redis.call('HINCRBY', KEYS[4], ARGV[1], count) - count + 1
+local numbers = {}
+for i = 1, count do
+  local seq = string.format('%d', first + i - 1)
+  redis.call('HSET', KEYS[1], seq, '{"seq":' .. seq .. ',' .. string.sub(ARGV[i + 3], 2))
+  append(KEYS[2], seq)
+  numbers[i] = seq
+end
+trim(KEYS[1], KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+return numbers
+"""
+)
+
+# KEYS: docs, order, versions.  ARGV: id, '1' if the caller saw a document ('0' if none), the bytes it
+# saw, '1' to write ('0' to delete), the new json, kind, token.  Returns 0, changing nothing, when the
+# document moved on.
 _COMPARE_AND_SET = (
     _APPEND
     + """
@@ -176,6 +210,7 @@ elseif current then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
 end
+redis.call('HSET', KEYS[3], ARGV[6], ARGV[7])
 return 1
 """
 )
@@ -243,12 +278,14 @@ class RedisStore:
         self._cursor = f"{prefix}jobs:cursor"
         self._due = f"{prefix}jobs:due"
         self._numbers = f"{prefix}numbers"
+        self._versions = f"{prefix}versions"
         self._add = client.register_script(_ADD)
         self._delete = client.register_script(_DELETE)
         self._page = client.register_script(_PAGE)
         self._claim = client.register_script(_CLAIM)
         self._put_doc = client.register_script(_PUT_DOC)
         self._compare_and_set = client.register_script(_COMPARE_AND_SET)
+        self._append_numbered = client.register_script(_APPEND_NUMBERED)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -363,6 +400,9 @@ class RedisStore:
                 batch.clear()
         if batch:
             self._client.unlink(*batch)
+        # Every token changes, also of names nothing wrote yet: a process holding copies made before
+        # this clear must not find its old tokens again.
+        self._client.hset(self._versions, "*", _token())
 
     # -- jobs ------------------------------------------------------------------------------------
 
@@ -387,7 +427,12 @@ class RedisStore:
         if cursor is None:
             return False
         owner = (cursor.decode() if isinstance(cursor, bytes) else cursor).partition(" ")[2]
-        return bool(self._delete(keys=[self._jobs, self._owner_key(owner), self._due], args=[job_id]))
+        return bool(
+            self._delete(
+                keys=[self._jobs, self._owner_key(owner), self._due, self._versions],
+                args=[job_id, _token(), JOBS_VERSION],
+            )
+        )
 
     def page(self, owner: str, *, after: str | None, limit: int, descending: bool) -> Page:
         records = self._page(
@@ -423,14 +468,34 @@ class RedisStore:
     # -- documents -------------------------------------------------------------------------------
 
     def _kind_keys(self, kind: str) -> list[str]:
-        return [f"{self.prefix}doc:{kind}", f"{self.prefix}doc:{kind}:order"]
+        return [f"{self.prefix}doc:{kind}", f"{self.prefix}doc:{kind}:order", self._versions]
 
     def get_doc(self, kind: str, doc_id: str) -> Any:
         record = self._client.hget(f"{self.prefix}doc:{kind}", doc_id)
         return None if record is None else json.loads(record)
 
     def put_doc(self, kind: str, doc_id: str, doc: Any, *, keep: int | None = None) -> None:
-        self._put_doc(keys=self._kind_keys(kind), args=[doc_id, _dumps(doc), "" if keep is None else max(keep, 0)])
+        self._put_doc(
+            keys=self._kind_keys(kind), args=[doc_id, _dumps(doc), "" if keep is None else max(keep, 0), kind, _token()]
+        )
+
+    def append_numbered(self, kind: str, docs: Sequence[dict[str, Any]], *, keep: int) -> list[int]:
+        if not docs:
+            return []
+        encoded = []
+        for doc in docs:
+            text = _dumps(doc)
+            if text == "{}" or "seq" in doc:
+                raise ValueError("append_numbered takes non-empty documents without a seq")
+            encoded.append(text)
+        numbers = self._append_numbered(
+            keys=[*self._kind_keys(kind), self._numbers], args=[kind, max(keep, 0), _token(), *encoded]
+        )
+        return [int(n) for n in numbers]
+
+    def versions(self, names: Sequence[str]) -> tuple[Any, ...]:
+        cleared, *tokens = self._client.hmget(self._versions, ["*", *names])
+        return tuple((cleared, token) for token in tokens)
 
     def update(self, kind: str, doc_id: str, change: Updater[T]) -> T:
         keys = self._kind_keys(kind)
@@ -445,6 +510,8 @@ class RedisStore:
                     seen or b"",
                     "0" if new is None else "1",
                     "" if new is None else _dumps(new),
+                    kind,
+                    _token(),
                 ],
             )
             if written:
@@ -457,7 +524,7 @@ class RedisStore:
         )
 
     def docs(self, kind: str) -> list[Any]:
-        docs_key, order_key = self._kind_keys(kind)
+        docs_key, order_key, _ = self._kind_keys(kind)
         with self._client.pipeline(transaction=True) as pipe:
             pipe.zrange(order_key, 0, -1)
             pipe.hgetall(docs_key)
@@ -465,25 +532,33 @@ class RedisStore:
         return [json.loads(records[doc_id]) for doc_id in order if doc_id in records]
 
     def delete_docs(self, kind: str, ids: Iterable[str] | None = None) -> int:
-        docs_key, order_key = self._kind_keys(kind)
+        docs_key, order_key, versions_key = self._kind_keys(kind)
         with self._client.pipeline(transaction=True) as pipe:
             if ids is None:
                 pipe.hlen(docs_key)
                 pipe.unlink(docs_key, order_key)
-                count, _ = pipe.execute()
+                pipe.hset(versions_key, kind, _token())
+                count, _, _ = pipe.execute()
                 return int(count)
             wanted = list(ids)
             if not wanted:
                 return 0
             pipe.hdel(docs_key, *wanted)
             pipe.zrem(order_key, *wanted)
-            count, _ = pipe.execute()
+            pipe.hset(versions_key, kind, _token())
+            count, _, _ = pipe.execute()
             return int(count)
 
     # -- counters --------------------------------------------------------------------------------
 
     def next_number(self, name: str) -> int:
         return int(self._client.hincrby(self._numbers, name, 1))
+
+
+def _token() -> str:
+    # Random rather than counted: clear() deletes every key, and a count starting again could repeat
+    # a token some process still holds.
+    return os.urandom(8).hex()
 
 
 def _reported(method: _F) -> _F:

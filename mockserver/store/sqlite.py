@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -75,6 +75,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         END""",
         "CREATE TABLE numbers (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
     ),
+    (
+        # SharedStore.versions: a count per document kind, moved by triggers on every path that writes
+        # one; 'jobs' moves when a job is deleted (its body set to NULL); '*' moves with clear().
+        # Counts may repeat nowhere, so clear() never deletes this table.
+        "CREATE TABLE versions (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID",
+        """CREATE TRIGGER docs_versioned_in AFTER INSERT ON docs BEGIN
+            INSERT INTO versions (name, n) VALUES (new.kind, 1) ON CONFLICT (name) DO UPDATE SET n = n + 1;
+        END""",
+        """CREATE TRIGGER docs_versioned_changed AFTER UPDATE ON docs BEGIN
+            INSERT INTO versions (name, n) VALUES (new.kind, 1) ON CONFLICT (name) DO UPDATE SET n = n + 1;
+        END""",
+        """CREATE TRIGGER docs_versioned_out AFTER DELETE ON docs BEGIN
+            INSERT INTO versions (name, n) VALUES (old.kind, 1) ON CONFLICT (name) DO UPDATE SET n = n + 1;
+        END""",
+        """CREATE TRIGGER jobs_versioned_out AFTER UPDATE OF body ON jobs WHEN new.body IS NULL BEGIN
+            INSERT INTO versions (name, n) VALUES ('jobs', 1) ON CONFLICT (name) DO UPDATE SET n = n + 1;
+        END""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -120,6 +138,15 @@ _DOCS = "SELECT body FROM docs WHERE kind = ? ORDER BY seq"
 _NEXT_NUMBER = (
     "INSERT INTO numbers (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
 )
+_NEXT_NUMBERS = (
+    "INSERT INTO numbers (name, value) VALUES (?1, ?2) "
+    "ON CONFLICT (name) DO UPDATE SET value = value + ?2 RETURNING value"
+)
+_CLEARED = "INSERT INTO versions (name, n) VALUES ('*', 1) ON CONFLICT (name) DO UPDATE SET n = n + 1"
+
+
+def _versions_query(count: int) -> str:
+    return f"SELECT name, n FROM versions WHERE name IN ('*'{', ?' * count})"
 
 
 def path_from_url(url: str) -> Path:
@@ -388,6 +415,26 @@ class SQLiteStore:
             removed = sum(db.execute(_DELETE_DOC, (kind, doc_id)).rowcount for doc_id in ids)
         return removed
 
+    def append_numbered(self, kind: str, docs: Sequence[dict[str, Any]], *, keep: int) -> list[int]:
+        if not docs:
+            return []
+        db = self._db()
+        with _Transaction(db):
+            last = int(db.execute(_NEXT_NUMBERS, (kind, len(docs))).fetchone()[0])
+            numbers = list(range(last - len(docs) + 1, last + 1))
+            db.executemany(
+                _PUT_DOC, [(kind, str(n), _encode({"seq": n, **doc})) for n, doc in zip(numbers, docs, strict=True)]
+            )
+            excess = db.execute(_DOC_COUNT, (kind,)).fetchone()[0] - max(keep, 0)
+            if excess > 0:
+                db.execute(_TRIM, (kind, excess))
+        return numbers
+
+    def versions(self, names: Sequence[str]) -> tuple[Any, ...]:
+        found = dict(self._db().execute(_versions_query(len(names)), tuple(names)).fetchall())
+        cleared = found.get("*")
+        return tuple((cleared, found.get(name)) for name in names)
+
     # -- counters ------------------------------------------------------------------------------
 
     def next_number(self, name: str) -> int:
@@ -400,6 +447,7 @@ class SQLiteStore:
         with _Transaction(db):
             for table in ("jobs", "docs", "doc_counts", "numbers"):
                 db.execute(f"DELETE FROM {table}")
+            db.execute(_CLEARED)
 
 
 def _reported(method: _F) -> _F:
