@@ -14,9 +14,9 @@ import fnmatch
 import itertools
 import logging
 from collections import deque
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from starlette.types import Scope
@@ -24,6 +24,8 @@ from starlette.types import Scope
 from mockserver.core.keys import ANONYMOUS, caller, is_credential_header, mask
 from mockserver.core.throttle import LogThrottle
 from mockserver.store import Store
+from mockserver.store.base import SharedStore
+from mockserver.store.cached import CachedStore
 
 log = logging.getLogger("mockserver")
 _THROTTLE = LogThrottle()
@@ -98,6 +100,9 @@ class RawEntry:
         )
 
 
+_UNNUMBERED_FIELDS = tuple(f.name for f in fields(Entry) if f.name != "seq")
+
+
 class Journal:
     """The newest `size` entries, kept in the store (kind `journal`), so every worker's requests are in it.
 
@@ -119,19 +124,16 @@ class Journal:
         self.admin_token = admin_token
         # The ring holds RawEntry fields as plain tuples, and Entry objects (webhook deliveries).
         self._ring: deque[Entry | tuple[Any, ...]] | None = None if store.shared else deque(maxlen=size)
-        self._numbers = itertools.count(1)  # the ring's sequence numbers (a shared store counts them itself)
-
-    def next_seq(self) -> int:
-        return next(self._numbers) if self._ring is not None else self.store.next_number(self.KIND)
+        self._numbers = itertools.count(1)  # the ring's sequence numbers (a shared store counts its own)
 
     def append(self, entry: Entry) -> None:
-        """An entry made elsewhere (a webhook delivery), numbered with `next_seq`."""
+        """An entry made elsewhere (a webhook delivery); its `seq` is given here, after the others'."""
         if not self.size:
             return
         if self._ring is not None:
-            self._ring.append(entry)
+            self._ring.append(replace(entry, seq=next(self._numbers)))
             return
-        self.store.put_doc(self.KIND, str(entry.seq), entry.to_json(), keep=self.size)
+        cast(SharedStore, self.store).append_numbered(self.KIND, [_unnumbered(entry)], keep=self.size)
 
     def record(
         self,
@@ -144,22 +146,23 @@ class Journal:
         body: dict[str, Any] | None = None,
         uploads: dict[str, dict[str, Any]] | None = None,
         latency_ms: float = 0.0,
-    ) -> None:
+    ) -> Awaitable[None] | None:
         """One API request as its response starts; `started` is (wall, virtual) time when it arrived.
 
         `body` and `uploads` are what the handler parsed (the journal never reads a body itself).
 
-        The request pipeline calls this before the response goes out, so a client that has its
-        answer finds the request here, whichever worker it asks. A store that fails to take the
+        The request pipeline calls this before the response goes out, and with a shared store awaits
+        what it returns (the entry, written with the others of this loop turn), so a client that has
+        its answer finds the request here, whichever worker it asks. A store that fails to take the
         entry costs the entry, not the response: the request was handled (a job may exist).
         """
         if not self.size:
-            return
+            return None
         try:
             # A RawEntry's fields, in order. The server's header list is kept, not copied: it is made
             # for this request and nothing changes it after (the pipeline and handlers only read it).
             fields = (
-                self.next_seq(),
+                next(self._numbers) if self._ring is not None else 0,  # a shared store numbers its own
                 started[0],
                 started[1],
                 scope["method"],
@@ -177,18 +180,21 @@ class Journal:
                 # A plain tuple: this runs on every request, where each call and object made costs
                 # poll throughput. Masked when read.
                 self._ring.append(fields)  # deque.append is atomic: no lock
-            else:  # nothing unmasked leaves the process
-                self.append(RawEntry(*fields).entry(self.admin_token, self.salt))
+                return None
+            # Nothing unmasked leaves the process.
+            doc = _unnumbered(RawEntry(*fields).entry(self.admin_token, self.salt))
+            if isinstance(self.store, CachedStore):
+                return self._written(self.store.append_soon(self.KIND, doc, keep=self.size), scope)
+            cast(SharedStore, self.store).append_numbered(self.KIND, [doc], keep=self.size)
         except Exception as error:  # a store that fails (or a bug) costs the entry, never the answer
-            held_back = _THROTTLE.allow("journal")
-            if held_back is not None:
-                log.error(
-                    "journal entry for %s %s lost: %s (%d more lost since the last line)",
-                    scope["method"],
-                    scope["path"],
-                    error,
-                    held_back,
-                )
+            _lost(scope, error)
+        return None
+
+    async def _written(self, written: Awaitable[int], scope: Scope) -> None:
+        try:
+            await written
+        except Exception as error:
+            _lost(scope, error)
 
     def _entries(self) -> list[Entry]:
         return self._entries_of(list(self._ring) if self._ring is not None else self.store.docs(self.KIND))
@@ -242,6 +248,24 @@ class Journal:
         self._ring.clear()
         self._ring.extend(kept)
         return len(before) - len(kept)
+
+
+def _unnumbered(entry: Entry) -> dict[str, Any]:
+    # Shallow, unlike asdict's deep copy (made on every request with a shared store): the store
+    # encodes it at once, and nothing changes an entry's parts after it is made.
+    return {name: getattr(entry, name) for name in _UNNUMBERED_FIELDS}
+
+
+def _lost(scope: Scope, error: Exception) -> None:
+    held_back = _THROTTLE.allow("journal")
+    if held_back is not None:
+        log.error(
+            "journal entry for %s %s lost: %s (%d more lost since the last line)",
+            scope["method"],
+            scope["path"],
+            error,
+            held_back,
+        )
 
 
 def _masked_headers(

@@ -42,6 +42,7 @@ from mockserver.core.errors import APIError, bad_request
 from mockserver.core.jobs import Job
 from mockserver.core.throttle import LogThrottle
 from mockserver.store import Store, StoreError
+from mockserver.store.cached import CachedStore
 
 if TYPE_CHECKING:
     import httpx
@@ -396,6 +397,8 @@ class WebhookDispatcher:
         while True:
             self._wake.clear()
             try:
+                if isinstance(self.store, CachedStore):  # its copies (the clock's settings) checked first
+                    self.store.refresh()
                 self._announce_due()
             except StoreError as error:  # the store is down: every request says so; a line now and then here
                 held_back = _STORE_LOG.allow("dispatcher")
@@ -545,7 +548,7 @@ class WebhookDispatcher:
         journal = self.journal
         journal.append(
             Entry(
-                seq=journal.next_seq(),
+                seq=0,  # numbered by the journal
                 time=record["at"],
                 virtual_time=self.clock.now(),
                 method="POST",

@@ -8,7 +8,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -45,6 +45,8 @@ from mockserver.profiles import ProfileIds, RenderContext
 from mockserver.profiles.base import request_origin
 from mockserver.render.source import MediaSource
 from mockserver.store import Store, StoreError, open_store
+from mockserver.store.base import SharedStore
+from mockserver.store.cached import CachedStore
 from mockserver.ui import dashboard_routes
 
 if TYPE_CHECKING:
@@ -71,8 +73,8 @@ class Server:
         # Most dialects keep the reference Video; those skip building a render context per poll.
         self._profile_renders_video = type(self.profile).video is not profiles.Profile.video
         # Everything that changes at run time lives in the store, so workers sharing it agree.
-        self.store: Store = store if store is not None else open_store(config.store)
-        remember = not (self._profile_renders_video or self.store.shared)
+        self.store: Store = _with_copies(store if store is not None else open_store(config.store))
+        remember = not (self._profile_renders_video or (self.store.shared and not isinstance(self.store, CachedStore)))
         self._bodies: dict[str, tuple[Job, JobState, bytes]] | None = {} if remember else None
         self.clock = clock or Clock(self.store)
         self.ids = ProfileIds(IdFactory(config.seed, self.store.next_number), self.profile)
@@ -111,7 +113,8 @@ class Server:
         does (phase, progress), so the last body of each job is remembered with the job and state it
         was made from. A job is immutable, so the same job object in an equal state makes the same
         bytes. Not remembered where that does not hold or cannot pay: a dialect that puts URLs of the
-        request in the body, and shared stores (every read makes a new job object).
+        request in the body, and a shared store without this process's copies (store/cached.py), where
+        every read makes a new job object.
         """
         bodies = self._bodies
         if bodies is None:
@@ -180,6 +183,13 @@ class Server:
             # Not secret: what a client needs to work out a key's `owner` (mockserver.client does).
             "key_salt": self.key_salt,
         }
+
+
+def _with_copies(store: Store) -> Store:
+    """A shared store as this process uses it: with copies of what a request reads on every call."""
+    if not store.shared or isinstance(store, CachedStore):
+        return store
+    return CachedStore(cast(SharedStore, store), kinds=(Clock.KIND, FaultBook.RULES, OutcomeQueue.KIND))
 
 
 def _replay_source(directory: Path, unmatched: str, contract: Contract, store: Store) -> ReplaySource:

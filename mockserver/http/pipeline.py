@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import URL
@@ -38,6 +39,7 @@ from mockserver.control.access import CONTROL_PREFIX
 from mockserver.http.headers import new_request_id, openai_headers
 from mockserver.http.routing import OperationTable, route_path
 from mockserver.profiles.base import send_json, with_dialect_headers
+from mockserver.store.cached import CachedStore
 
 if TYPE_CHECKING:
     from mockserver.control.journal import Journal
@@ -87,6 +89,8 @@ class RequestPipeline:
         self.profile = server.profile
         self.unserved = frozenset(f"{method} {path}" for method, path in server.profile.unserved)
         self.dialect_headers = server.profile.adds_headers
+        # A shared store's copies are checked as each request starts (store/cached.py).
+        self.refresh = server.store.refreshed if isinstance(server.store, CachedStore) else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,6 +110,8 @@ class RequestPipeline:
         if endpoint is not None and self.dialect_headers:
             answer = with_dialect_headers(reply, self.profile, endpoint.label)
         try:
+            if self.refresh is not None:
+                await self.refresh()
             call.clock = self.clock.for_request()
             if journal is not None:
                 call.arrived = (call.arrived[0], call.clock.settings.at(call.arrived[0]))
@@ -154,7 +160,9 @@ class RequestPipeline:
         finally:
             if journal is not None and not call.answered:
                 # What the client sees when the app raises before answering: the connection's 500.
-                reply.record(500)
+                written = reply.record(500)
+                if written is not None:
+                    await written
             if method == "POST":  # a create (a job to announce) or a clock change: look again now
                 webhooks.wake()
 
@@ -205,14 +213,16 @@ class _RecordingSend:
                 *openai_headers(call.request_id, call.started),
             ]
             if self.journal is not None:
-                self.record(message["status"])
+                written = self.record(message["status"])
+                if written is not None:  # a shared store: stored with this loop turn's others
+                    await written
         await self.send(message)
 
-    def record(self, status: int) -> None:
+    def record(self, status: int) -> Awaitable[None] | None:
         assert self.journal is not None
         call = self.call
         latency_ms = (time.perf_counter() - call.started) * 1000
-        self.journal.record(
+        return self.journal.record(
             self.scope,
             status,
             call.arrived,
