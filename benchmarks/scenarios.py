@@ -331,6 +331,15 @@ def _poll_stores(settings: Settings) -> dict[str, Any]:
 SCENARIOS["poll-stores"] = _poll_stores
 
 
+def _create_stores(settings: Settings) -> dict[str, Any]:
+    from benchmarks.stores import create_stores
+
+    return create_stores(settings)
+
+
+SCENARIOS["create-stores"] = _create_stores
+
+
 def _render(settings: Settings) -> dict[str, Any]:
     from benchmarks.media import render  # it imports this module, and needs the media extra
 
