@@ -137,6 +137,25 @@ def test_journal_entries_written_in_batches_by_both_processes_are_all_there_once
         assert newest[0]["request_id"] == answered.headers["x-request-id"]
 
 
+def test_creates_stored_in_batches_are_each_readable_through_the_other_process_once_answered(two) -> None:
+    a, b = two
+    roots = [str(a.base_url), str(b.base_url)]
+
+    def create_then_read_elsewhere(n: int) -> str:
+        with httpx.Client(base_url=roots[n % 2], timeout=10) as here, httpx.Client(base_url=roots[1 - n % 2], timeout=10) as there:
+            created = _create(here)
+            seen = there.get(f"/v1/videos/{created['id']}", headers=AUTH)
+            assert seen.status_code == 200, seen.text  # stored before its create was answered
+            return str(created["id"])
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        ids = list(pool.map(create_then_read_elsewhere, range(120)))
+    assert len(set(ids)) == 120
+    listed = b.get("/v1/videos", params={"limit": 100, "order": "asc"}, headers=AUTH).json()
+    rest = b.get("/v1/videos", params={"limit": 100, "order": "asc", "after": listed["data"][-1]["id"]}, headers=AUTH)
+    assert sorted(v["id"] for v in listed["data"] + rest.json()["data"]) == sorted(ids)
+
+
 # -- the copies and batches themselves, with two stores on one back-end in this process ------------------
 
 

@@ -20,6 +20,7 @@ from mockserver.core.media import JobMedia
 from mockserver.core.outcomes import OutcomeQueue, ScriptedOutcome
 from mockserver.store import Character, Page, Store
 from mockserver.store.base import character_from_json, character_to_json
+from mockserver.store.cached import CachedStore
 
 if TYPE_CHECKING:
     from mockserver.core.replay import ReplaySource
@@ -134,7 +135,7 @@ class VideoService:
 
     # -- creating --------------------------------------------------------------------------
 
-    def create(
+    async def create(
         self,
         owner: str,
         *,
@@ -173,7 +174,10 @@ class VideoService:
             remixed_from_video_id=source.id if source else None,
             extras=dict(extras or {}),
         )
-        self.store.add(job)
+        if isinstance(self.store, CachedStore):  # a shared store: stored with this loop turn's other creates
+            await self.store.add_soon(job)
+        else:
+            self.store.add(job)
         if replay is not None and recorded is not None:
             replay.bind(job.id, recorded)  # its media were recorded: nothing to render
         else:

@@ -103,7 +103,7 @@ class VideoRoutes:
         values = body.values
         model = str(values.get("model", "sora-2"))
         self.server.auth.check_model(rules, model)
-        view = self._service(call).create(
+        view = await self._service(call).create(
             owner,
             model=model,
             prompt=values.get("prompt"),
@@ -164,7 +164,7 @@ class VideoRoutes:
         body = await self._body(request, call, "POST", "/videos/{video_id}/remix")
         self.server.auth.check_model(rules, source.model)
         prompt = body.values.get("prompt")
-        view = self._service(call).create(
+        view = await self._service(call).create(
             owner,
             model=source.model,
             prompt=prompt,
@@ -186,7 +186,7 @@ class VideoRoutes:
         model = source.model if source else str(body.values.get("model", "sora-2"))
         self.server.auth.check_model(rules, model)
         prompt = body.values.get("prompt")
-        view = self._service(call).create(
+        view = await self._service(call).create(
             owner,
             model=model,
             prompt=prompt,

@@ -64,6 +64,7 @@ BACKEND_METHODS = (
     "next_number",
     "versions",
     "append_numbered",
+    "add_many",
 )
 
 
@@ -135,6 +136,9 @@ class SharedStore(Store, Protocol):
         `clear`. JOBS_VERSION's changes when a job is deleted and with `clear`, not when one is added:
         a job is never changed after it was added, so a copy of it stays true until then.
         """
+
+    def add_many(self, jobs: Sequence[Job]) -> None:
+        """`add` of each, in one write (one transaction, one round trip)."""
 
     def append_numbered(self, kind: str, docs: Sequence[dict[str, Any]], *, keep: int) -> list[int]:
         """Add documents under the next numbers of the counter `kind` (as `next_number` counts), in one

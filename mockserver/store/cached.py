@@ -14,6 +14,8 @@ the fault rules, the job and wrote its journal entry, five in all. Here:
 - **One write for every journal entry of a loop turn.** `append_soon` hands the entries of every
   request answered in this turn to `append_numbered` at once (one transaction, one round trip), and
   returns when they are stored, so a request is in the journal before its answer is sent.
+- **One write for every create of a loop turn.** `add_soon` does the same for new jobs
+  (`add_many`); a create is answered once its job is stored, and with a 503 if the write failed.
 
 The copies are this process's own; nothing here is shared but the tokens, so there is nothing to
 keep in step except by reading them.
@@ -88,6 +90,7 @@ class CachedStore:
         self._lists: dict[str, list[Any]] = {}  # kind -> docs(kind)
         self._refreshes: Batch[None, None] = Batch(self._refresh_all)
         self._appends: Batch[tuple[str, dict[str, Any], int], int] = Batch(self._append_all)
+        self._adds: Batch[Job, None] = Batch(self._add_all)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)  # the back-end's own attributes (a SQLite file's path, ...)
@@ -128,10 +131,13 @@ class CachedStore:
         if job is None:
             job = self.inner.get(job_id)
             if job is not None:  # not "not there": another process may add it any moment
-                self._jobs[job_id] = job
-                if len(self._jobs) > MAX_JOB_COPIES:
-                    self._jobs.pop(next(iter(self._jobs)))
+                self._copy(job)
         return job
+
+    def _copy(self, job: Job) -> None:
+        self._jobs[job.id] = job
+        if len(self._jobs) > MAX_JOB_COPIES:
+            self._jobs.pop(next(iter(self._jobs)))
 
     def get_doc(self, kind: str, doc_id: str) -> Any:
         if kind not in self._kinds:
@@ -185,7 +191,17 @@ class CachedStore:
         if kind in self._kinds:
             self._forget((kind,))
 
-    # -- batched appends -------------------------------------------------------------------------
+    # -- batched writes --------------------------------------------------------------------------
+
+    async def add_soon(self, job: Job) -> None:
+        """`add`, written together with the other creates of this loop turn; returns once it is stored."""
+        await self._adds(job)
+
+    def _add_all(self, jobs: list[Job]) -> list[None]:
+        self.inner.add_many(jobs)
+        for job in jobs:
+            self._copy(job)
+        return [None] * len(jobs)
 
     async def append_soon(self, kind: str, doc: dict[str, Any], *, keep: int) -> int:
         """`append_numbered` of one document, written together with the others of this loop turn."""
@@ -205,6 +221,9 @@ class CachedStore:
 
     def add(self, job: Job) -> None:
         self.inner.add(job)
+
+    def add_many(self, jobs: Sequence[Job]) -> None:
+        self.inner.add_many(jobs)
 
     def page(self, owner: str, *, after: str | None, limit: int, descending: bool) -> Page:
         return self.inner.page(owner, after=after, limit=limit, descending=descending)

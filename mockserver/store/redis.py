@@ -413,10 +413,19 @@ class RedisStore:
         return int(self._client.hlen(self._jobs))
 
     def add(self, job: Job) -> None:
-        self._add(
-            keys=[self._jobs, self._seq, self._cursor, self._owner_key(job.owner), self._due],
-            args=[job.id, _dumps(job_to_json(job)), job.owner, repr(finish_time(job))],
-        )
+        self._add(keys=self._add_keys(job), args=self._add_args(job))
+
+    def add_many(self, jobs: Sequence[Job]) -> None:
+        with self._client.pipeline(transaction=False) as pipe:
+            for job in jobs:
+                self._add(keys=self._add_keys(job), args=self._add_args(job), client=pipe)
+            pipe.execute()
+
+    def _add_keys(self, job: Job) -> list[str]:
+        return [self._jobs, self._seq, self._cursor, self._owner_key(job.owner), self._due]
+
+    def _add_args(self, job: Job) -> list[str]:
+        return [job.id, _dumps(job_to_json(job)), job.owner, repr(finish_time(job))]
 
     def get(self, job_id: str) -> Job | None:
         record = self._client.hget(self._jobs, job_id)

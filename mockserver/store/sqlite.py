@@ -344,6 +344,11 @@ class SQLiteStore:
         # starts again at the end of the creation order, as a new job would.
         self._db().execute(_ADD, (job.id, job.owner, _encode(job_to_json(job)), finish_time(job)))
 
+    def add_many(self, jobs: Sequence[Job]) -> None:
+        db = self._db()
+        with _Transaction(db):
+            db.executemany(_ADD, [(job.id, job.owner, _encode(job_to_json(job)), finish_time(job)) for job in jobs])
+
     def get(self, job_id: str) -> Job | None:
         row = self._db().execute(_GET, (job_id,)).fetchone()
         return None if row is None else job_from_json(_decode(row[0]))
