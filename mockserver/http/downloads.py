@@ -174,9 +174,13 @@ class Downloads:
             raise RuntimeError(f"File at path {name} does not exist.") from None
         if not stat_module.S_ISREG(stat.st_mode):
             raise RuntimeError(f"File at path {name} is not a file.")
-        headers = request.headers
-        http_range = headers.get("range")
-        head = request.method == "HEAD"
+        http_range = if_range = None
+        for key, value in request.scope["headers"]:  # the two it reads, without building Headers
+            if key == b"range" and http_range is None:  # the first of each, as Headers.get reads it
+                http_range = value.decode("latin-1")
+            elif key == b"if-range" and if_range is None:
+                if_range = value.decode("latin-1")
+        head = request.scope["method"] == "HEAD"
         base = [
             (b"content-type", _content_type(media_type)),
             (b"accept-ranges", b"bytes"),
@@ -190,7 +194,7 @@ class Downloads:
         else:
             size = stat.st_size
             last_modified, etag = validators(stat)
-        ranges = self._ranges(http_range, headers.get("if-range"), size, last_modified, etag)
+        ranges = self._ranges(http_range, if_range, size, last_modified, etag)
         if ranges is not None and len(ranges) > 1:
             # What FileResponse sends for several ranges: its multipart/byteranges answer, read from the file.
             return MediaFileResponse(
