@@ -63,7 +63,7 @@ class _Complete(Response):
     def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes | memoryview) -> None:
         self.status_code = status
         self.raw_headers = headers
-        self.body = body  # type: ignore[assignment]  # a view of the held bytes: no copy per request
+        self.body = body  # a view of the held bytes: no copy per request
         self.background = None
 
 
