@@ -48,6 +48,7 @@ MEDIA_TYPES: dict[str, str] = {
 }
 EXTENSIONS: dict[str, str] = {"video": ".mp4", "thumbnail": ".webp", "spritesheet": ".jpg"}
 
+_CHOSEN_KEPT = 1024  # lookup answers kept; past it they are forgotten at once and found again
 _FILE_NAME = re.compile(r"^(video|thumbnail|spritesheet)_(\d+)x(\d+)(?:_(\d+)s)?\.(mp4|webp|jpg)$")
 _WXH = re.compile(r"^\s*(\d+)\s*[x×*]\s*(\d+)\s*$", re.IGNORECASE)
 _RATIO = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
@@ -147,6 +148,7 @@ class MediaLibrary:
         self.root = Path(root) if root is not None else DEFAULT_ROOT
         self._videos: dict[str, dict[int, MediaFile]] = {}  # size -> seconds -> file
         self._images: dict[str, dict[str, MediaFile]] = {v: {} for v in MEDIA_TYPES if v != "video"}
+        self._chosen: dict[tuple[str, str, str | int], MediaFile] = {}  # lookup's answers
         self._index()
 
     def _index(self) -> None:
@@ -200,6 +202,18 @@ class MediaLibrary:
 
     def lookup(self, variant: str, size: str, seconds: str | int) -> MediaFile:
         """The file to serve for a job; exact when available, else the documented fallback."""
+        # Asked on every download; the index never changes, so each answer is kept (bounded: sizes
+        # and durations are what clients sent).
+        asked = (variant, size, seconds)
+        found = self._chosen.get(asked)
+        if found is None:
+            found = self._choose(variant, size, seconds)
+            if len(self._chosen) >= _CHOSEN_KEPT:
+                self._chosen.clear()
+            self._chosen[asked] = found
+        return found
+
+    def _choose(self, variant: str, size: str, seconds: str | int) -> MediaFile:
         self.media_type(variant)  # validates the variant
         if variant == "video":
             chosen = nearest_size(size, self._video_sizes)

@@ -317,7 +317,9 @@ def parse_query(request: Request, op: Operation) -> dict[str, Any]:
     if op.query is None:
         return {}
     values: dict[str, Any] = {}
-    for key, item in request.query_params.multi_items():
+    # Most requests have no query string (a download, a poll): no QueryParams to build for them.
+    items = request.query_params.multi_items() if request.scope.get("query_string") else ()
+    for key, item in items:
         if key in op.query.properties:
             values[key] = op.query.coerce(key, item)
     values = op.query.with_defaults(values)

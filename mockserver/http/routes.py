@@ -14,7 +14,7 @@ from mockserver.core.errors import bad_request
 from mockserver.core.jobs import Job, seconds_until_change
 from mockserver.core.videos import JobView, VideoService
 from mockserver.http import limits, wire
-from mockserver.http.downloads import MediaFileResponse
+from mockserver.http.downloads import Downloads
 from mockserver.http.inputs import Body, parse_body, parse_query
 from mockserver.http.routing import Handler
 
@@ -50,6 +50,7 @@ class VideoRoutes:
         self.contract = server.contract
         self.service = server.service
         self.vocabulary = server.contract.vocabulary
+        self.downloads = Downloads()
 
     def table(self) -> dict[tuple[str, str], Handler]:
         """Which handler answers each operation a contract may have (method, path template)."""
@@ -151,12 +152,7 @@ class VideoRoutes:
         job = self._service(call).downloadable(owner, video_id)  # the request's clock says if it is done
         replay = self.service.replay  # `serve --replay`: a replayed job serves what the recording downloaded
         media = (replay.media(job.id, variant) if replay else None) or await self.service.media.fetch(job, variant)
-        return MediaFileResponse(
-            media.path,
-            media_type=media.media_type,
-            filename=f"{video_id}{media.path.suffix}",
-            content_disposition_type="attachment",
-        )
+        return await self.downloads.response(request, media.path, media.media_type, f"{video_id}{media.path.suffix}")
 
     async def remix(self, request: Request, call: Call) -> Response:
         owner, rules = self.server.auth.authenticate(request)
