@@ -172,22 +172,21 @@ redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
 
 # KEYS: docs, order, versions, numbers.  ARGV: kind (also the counter's name), keep, token, then one
 # JSON object per document, without its number: the number goes in front as "seq" (and is its id).
+# Returns the first number (the rest follow it): a reply of one integer rather than a list to parse.
 _APPEND_NUMBERED = (
     _APPEND
     + _TRIM
     + """
 local count = #ARGV - 3
 local first = redis.call('HINCRBY', KEYS[4], ARGV[1], count) - count + 1
-local numbers = {}
 for i = 1, count do
   local seq = string.format('%d', first + i - 1)
   redis.call('HSET', KEYS[1], seq, '{"seq":' .. seq .. ',' .. string.sub(ARGV[i + 3], 2))
   append(KEYS[2], seq)
-  numbers[i] = seq
 end
 trim(KEYS[1], KEYS[2], ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
-return numbers
+return first
 """
 )
 
@@ -497,10 +496,12 @@ class RedisStore:
             if text == "{}" or "seq" in doc:
                 raise ValueError("append_numbered takes non-empty documents without a seq")
             encoded.append(text)
-        numbers = self._append_numbered(
-            keys=[*self._kind_keys(kind), self._numbers], args=[kind, max(keep, 0), _token(), *encoded]
+        first = int(
+            self._append_numbered(
+                keys=[*self._kind_keys(kind), self._numbers], args=[kind, max(keep, 0), _token(), *encoded]
+            )
         )
-        return [int(n) for n in numbers]
+        return list(range(first, first + len(encoded)))
 
     def versions(self, names: Sequence[str]) -> tuple[Any, ...]:
         cleared, *tokens = self._client.hmget(self._versions, ["*", *names])
