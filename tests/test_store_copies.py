@@ -159,88 +159,78 @@ def test_creates_stored_in_batches_are_each_readable_through_the_other_process_o
 # -- the copies and batches themselves, with two stores on one back-end in this process ------------------
 
 
-def _pair(kind: str, tmp_path: Path, redis_url: str) -> tuple[CachedStore, SQLiteStore | RedisStore]:
-    if kind == "sqlite":
-        return CachedStore(SQLiteStore(tmp_path / "pair.db"), kinds=("settings",)), SQLiteStore(tmp_path / "pair.db")
-    url = f"{redis_url}?prefix=pair{uuid.uuid4().hex[:10]}:"
-    return CachedStore(RedisStore.from_url(url), kinds=("settings",)), RedisStore.from_url(url)
-
-
-@pytest.mark.parametrize("kind", ["sqlite", "redis"])
-def test_copies_last_until_another_store_writes_and_a_clear_drops_every_one(kind: str, tmp_path: Path, request) -> None:
-    redis_url = request.getfixturevalue("redis_url") if kind == "redis" else ""
-    cached, other = _pair(kind, tmp_path, redis_url)
+@pytest.fixture(params=["sqlite", "redis"])
+def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[CachedStore, SQLiteStore | RedisStore]]:
+    """A store with copies and a plain one on the same back-end: two processes, in this one."""
+    if request.param == "sqlite":
+        cached, other = CachedStore(SQLiteStore(tmp_path / "pair.db"), kinds=("settings",)), SQLiteStore(tmp_path / "pair.db")
+    else:
+        url = f"{request.getfixturevalue('redis_url')}?prefix=pair{uuid.uuid4().hex[:10]}:"
+        cached, other = CachedStore(RedisStore.from_url(url), kinds=("settings",)), RedisStore.from_url(url)
     try:
-        other.put_doc("settings", "clock", {"speed": 1})
-        cached.refresh()
-        assert cached.get_doc("settings", "clock") == {"speed": 1}
-        other.put_doc("settings", "clock", {"speed": 2})
-        assert cached.get_doc("settings", "clock") == {"speed": 1}, "a copy is used until the next refresh"
-        cached.refresh()
-        assert cached.get_doc("settings", "clock") == {"speed": 2}
-        other.update("settings", "clock", lambda doc: ({"speed": 3}, None))
-        cached.refresh()
-        assert cached.docs("settings") == [{"speed": 3}]
-        other.delete_docs("settings")
-        cached.refresh()
-        assert cached.get_doc("settings", "clock") is None
-        # A clear drops everything, even names nothing had written since: the old tokens never return.
-        other.put_doc("settings", "clock", {"speed": 4})
-        cached.refresh()
-        assert cached.get_doc("settings", "clock") == {"speed": 4}
-        other.clear()
-        other.put_doc("settings", "clock", {"speed": 4})  # the same document again, written after the clear
-        cached.refresh()
-        other.clear()
-        cached.refresh()
-        assert cached.get_doc("settings", "clock") is None
+        yield cached, other
     finally:
         cached.close()
         other.close()
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis"])
-def test_a_job_copy_is_dropped_by_a_delete_or_a_clear_elsewhere(kind: str, tmp_path: Path, request) -> None:
+def test_copies_last_until_another_store_writes_and_a_clear_drops_every_one(pair) -> None:
+    cached, other = pair
+    other.put_doc("settings", "clock", {"speed": 1})
+    cached.refresh()
+    assert cached.get_doc("settings", "clock") == {"speed": 1}
+    other.put_doc("settings", "clock", {"speed": 2})
+    assert cached.get_doc("settings", "clock") == {"speed": 1}, "a copy is used until the next refresh"
+    cached.refresh()
+    assert cached.get_doc("settings", "clock") == {"speed": 2}
+    other.update("settings", "clock", lambda doc: ({"speed": 3}, None))
+    cached.refresh()
+    assert cached.docs("settings") == [{"speed": 3}]
+    other.delete_docs("settings")
+    cached.refresh()
+    assert cached.get_doc("settings", "clock") is None
+    # A clear drops everything, even names nothing had written since: the old tokens never return.
+    other.put_doc("settings", "clock", {"speed": 4})
+    cached.refresh()
+    assert cached.get_doc("settings", "clock") == {"speed": 4}
+    other.clear()
+    other.put_doc("settings", "clock", {"speed": 4})  # the same document again, written after the clear
+    cached.refresh()
+    other.clear()
+    cached.refresh()
+    assert cached.get_doc("settings", "clock") is None
+
+
+def test_a_job_copy_is_dropped_by_a_delete_or_a_clear_elsewhere(pair) -> None:
     from mockserver.core.jobs import Job
 
-    redis_url = request.getfixturevalue("redis_url") if kind == "redis" else ""
-    cached, other = _pair(kind, tmp_path, redis_url)
+    cached, other = pair
     job = Job("video_1", "o", "sora-2", "p", "720x1280", "4", created_at=1, queue_seconds=1, render_seconds=1)
-    try:
-        other.add(job)
-        cached.refresh()
-        assert cached.get("video_1") == job
-        other.delete("video_1")
-        cached.refresh()
-        assert cached.get("video_1") is None
-        other.add(job)
-        assert cached.get("video_1") == job
-        other.clear()
-        cached.refresh()
-        assert cached.get("video_1") is None
-    finally:
-        cached.close()
-        other.close()
+    other.add(job)
+    cached.refresh()
+    assert cached.get("video_1") == job
+    other.delete("video_1")
+    cached.refresh()
+    assert cached.get("video_1") is None
+    other.add(job)
+    assert cached.get("video_1") == job
+    other.clear()
+    cached.refresh()
+    assert cached.get("video_1") is None
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis"])
-def test_appends_from_two_stores_are_numbered_once_each_and_kept_to_the_bound(kind: str, tmp_path: Path, request) -> None:
-    redis_url = request.getfixturevalue("redis_url") if kind == "redis" else ""
-    cached, other = _pair(kind, tmp_path, redis_url)
-    try:
+def test_appends_from_two_stores_are_numbered_once_each_and_kept_to_the_bound(pair) -> None:
+    cached, other = pair
 
-        async def both() -> list[int]:
-            ours = [cached.append_soon("journal", {"n": i}, keep=25) for i in range(20)]
-            theirs = other.append_numbered("journal", [{"n": 100 + i} for i in range(10)], keep=25)
-            return [*await asyncio.gather(*ours), *theirs]
+    async def both() -> list[int]:
+        ours = [cached.append_soon("journal", {"n": i}, keep=25) for i in range(20)]
+        theirs = other.append_numbered("journal", [{"n": 100 + i} for i in range(10)], keep=25)
+        return [*await asyncio.gather(*ours), *theirs]
 
-        numbers = asyncio.run(both())
-        assert sorted(numbers) == list(range(1, 31))
-        kept = other.docs("journal")
-        assert [doc["seq"] for doc in kept] == list(range(6, 31))  # the newest 25, oldest first
-    finally:
-        cached.close()
-        other.close()
+    numbers = asyncio.run(both())
+    assert sorted(numbers) == list(range(1, 31))
+    kept = other.docs("journal")
+    assert [doc["seq"] for doc in kept] == list(range(6, 31))  # the newest 25, oldest first
 
 
 def test_a_batch_flushes_once_per_loop_turn_and_gives_its_error_to_every_waiter() -> None:
